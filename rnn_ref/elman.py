@@ -1,0 +1,115 @@
+r"""The Elman RNN: one hidden layer fed back into itself.
+
+In the book's notation, with row vectors and a batch of N sequences:
+
+.. math::
+
+    a_t = x_t W_x + h_{t-1} W_h + b, \qquad h_t = \tanh(a_t)
+
+x_t (N, D), h_t (N, H), W_x (D, H), W_h (H, H), b (H,). ReLU can replace tanh
+(``activation="relu"``), as in the identity-initialised ReLU RNN of the vanishing-gradient
+chapter. The output layer (``y_t = softmax(h_t W_y + b_y)``) is a temporal affine layer in
+:mod:`rnn_ref.layers`.
+"""
+
+import numpy as np
+
+from .activations import get_activation
+from .shapes import check_shape, result_dtype
+
+
+def _check_params(x, h_prev, Wx, Wh, b, x_shape):
+    """Validate shapes for the step (x_shape (N, D)) or sequence (x_shape (N, T, D)) forward."""
+    Wx = check_shape("Wx", Wx, (None, None))
+    D, H = Wx.shape
+    x = check_shape("x", x, x_shape[:-1] + (D,))
+    N = x.shape[0]
+    h_prev = check_shape("h_prev" if len(x_shape) == 2 else "h0", h_prev, (N, H))
+    Wh = check_shape("Wh", Wh, (H, H))
+    b = check_shape("b", b, (H,))
+    dtype = result_dtype(x, h_prev, Wx, Wh, b)
+    return [a.astype(dtype, copy=False) for a in (x, h_prev, Wx, Wh, b)]
+
+
+def elman_step_forward(x, h_prev, Wx, Wh, b, activation="tanh"):
+    """One Elman step: h = act(x @ Wx + h_prev @ Wh + b).
+
+    Inputs: x (N, D), h_prev (N, H), Wx (D, H), Wh (H, H), b (H,); activation 'tanh' or 'relu'.
+    Returns (h, cache): h (N, H); cache for :func:`elman_step_backward`.
+    """
+    x, h_prev, Wx, Wh, b = _check_params(x, h_prev, Wx, Wh, b, (None, None))
+    f, _ = get_activation(activation)
+    h = f(x @ Wx + h_prev @ Wh + b)
+    return h, (x, h_prev, Wx, Wh, h, activation)
+
+
+def elman_step_backward(dh, cache):
+    """Backward pass of one Elman step.
+
+    Inputs: dh (N, H), the loss gradient with respect to h; cache from the forward.
+    Returns (dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,)).
+    """
+    x, h_prev, Wx, Wh, h, activation = cache
+    dh = check_shape("dh", dh, h.shape)
+    _, df = get_activation(activation)
+    da = dh * df(h)  # new array: dh is never written to
+    return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+
+
+def elman_forward(x, h0, Wx, Wh, b, activation="tanh"):
+    """Run the Elman RNN over a whole sequence.
+
+    Inputs: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,); activation 'tanh' or 'relu'.
+    Returns (hs, cache): hs (N, T, H), the hidden state at every step (h_1 ... h_T).
+    The input projections x_t @ Wx + b for all steps are one matrix product.
+    """
+    x, h0, Wx, Wh, b = _check_params(x, h0, Wx, Wh, b, (None, None, None))
+    f, _ = get_activation(activation)
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    hs = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, H)  # a_t without the recurrent term
+    h = h0
+    for t in range(T):
+        a = hs[:, t]
+        a += h @ Wh
+        h = hs[:, t] = f(a)
+    return hs, (x, h0, Wx, Wh, hs, activation)
+
+
+def elman_backward(dhs, cache):
+    """Backpropagation through time for :func:`elman_forward`.
+
+    Inputs: dhs (N, T, H), the gradient of the loss with respect to every h_t (from the
+    layers above; the recurrence adds its own part); cache from the forward.
+    Returns (dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,)). Weight gradients are
+    summed over all time steps.
+    """
+    x, h0, Wx, Wh, hs, activation = cache
+    dhs = check_shape("dhs", dhs, hs.shape)
+    _, df = get_activation(activation)
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    das = np.empty_like(hs)
+    dh_next = np.zeros((N, H), dtype=hs.dtype)  # gradient flowing back from step t+1
+    for t in reversed(range(T)):
+        da = (dhs[:, t] + dh_next) * df(hs[:, t])
+        das[:, t] = da
+        dh_next = da @ Wh.T
+    h_prevs = np.concatenate([h0[:, None, :], hs[:, :-1]], axis=1)  # h_{t-1} for every t
+    das2 = das.reshape(N * T, H)
+    dx = (das2 @ Wx.T).reshape(N, T, D)
+    dWx = x.reshape(N * T, D).T @ das2
+    dWh = h_prevs.reshape(N * T, H).T @ das2
+    return dx, dh_next, dWx, dWh, das2.sum(axis=0)
+
+
+def elman_state_function(Wx, Wh, b, activation="tanh"):
+    """The Elman state function R(h_prev, x) = act(x @ Wx + h_prev @ Wh + b), for ``unroll``."""
+    return lambda h_prev, x: elman_step_forward(x, h_prev, Wx, Wh, b, activation)[0]
+
+
+def elman_output_function(Wy, by):
+    """The Elman output function O(h) = softmax(h @ Wy + by): Wy (H, K), by (K,) -> (N, K)."""
+    from .activations import softmax
+
+    return lambda h: softmax(h @ Wy + by)
