@@ -7,7 +7,8 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: setup book test bench clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml .ci/system-packages
+	bash .ci/install-system-packages
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) -r requirements.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
 	$(PIP) --no-deps -e .
