@@ -1,0 +1,1 @@
+"""Diagrams drawn with matplotlib at build time for the book's chapters."""
