@@ -40,7 +40,7 @@ def elman_step_forward(x, h_prev, Wx, Wh, b, activation="tanh"):
     x, h_prev, Wx, Wh, b = _check_params(x, h_prev, Wx, Wh, b, (None, None))
     f, _ = get_activation(activation)
     h = f(x @ Wx + h_prev @ Wh + b)
-    return h, (x, h_prev, Wx, Wh, h, activation)
+    return h, (x, h_prev, Wx, Wh, h.copy(), activation)  # the cache keeps its own h
 
 
 def elman_step_backward(dh, cache):
@@ -73,7 +73,7 @@ def elman_forward(x, h0, Wx, Wh, b, activation="tanh"):
         a = hs[:, t]
         a += h @ Wh
         h = hs[:, t] = f(a)
-    return hs, (x, h0, Wx, Wh, hs, activation)
+    return hs.copy(), (x, h0, Wx, Wh, hs, activation)  # the caller's hs never aliases the cache
 
 
 def elman_backward(dhs, cache):
