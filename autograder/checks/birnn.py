@@ -1,0 +1,190 @@
+"""Checks for a6_birnn: the student's bidirectional wrapper (padded batches, per-sequence lengths).
+
+The wrapper runs the given Elman functions (rnn_ref.elman) in both directions; that is allowed,
+calling rnn_ref.birnn (or a torch RNN) is not. Each usual mistake is the same pieces put
+together the wrong way (:func:`forward_variants`, :func:`backward_variants`): the backward
+direction's outputs left in reversed order, sequences reversed over all T steps instead of
+their own length, the halves concatenated in the other order, padding not zeroed.
+"""
+
+import contextlib
+import os
+import sys
+
+import numpy as np
+
+from rnn_ref import birnn as reference
+from rnn_ref.birnn import birnn_backward, birnn_forward, reverse_within_lengths, step_mask
+from rnn_ref.elman import elman_backward, elman_forward
+
+from .common import CheckFailed, ForbiddenShortcut, assert_close, assert_unchanged, call_student, rng, unpack
+
+SEQ_AXES = ("batch row", "time step t", "unit (forward half first)")
+PARAM_NAMES = ("h0", "Wx", "Wh", "b")
+_FORBIDDEN_FILES = (os.path.abspath(reference.__file__), os.path.join("torch", "nn", "modules", "rnn.py"))
+
+
+@contextlib.contextmanager
+def _no_reference_wrapper(fn_name):
+    """Fail with ForbiddenShortcut if the code run inside enters rnn_ref.birnn or a torch RNN."""
+    found = []
+
+    def profiler(frame, event, arg):
+        if event == "call" and not found and frame.f_code.co_filename.endswith(_FORBIDDEN_FILES):
+            found.append(frame.f_code.co_qualname)
+
+    sys.setprofile(profiler)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+    if found:
+        raise ForbiddenShortcut(f"`{fn_name}` calls {found[0]} from rnn_ref.birnn or torch. This exercise "
+                                "asks for your own wrapper around the Elman functions, so its tests score 0.")
+
+
+def _call(fn, *args, names):
+    """call_student for the wrapper: the Elman functions are allowed, the reference wrapper is not."""
+    with _no_reference_wrapper(getattr(fn, "__name__", "your function")):
+        return call_student(fn, *args, names=names, own_implementation=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The usual mistakes: the same pieces put together the wrong way.
+
+def full_reverse(a, lengths):
+    """a (N, T, ...) reversed over all T steps, ignoring lengths (the padded end comes first)."""
+    return a[:, ::-1]
+
+
+REVERSE_FULL = ("each sequence reversed over all T steps: reverse only its real steps 0 .. lengths[n]-1 "
+                "and leave the padding where it is")
+
+
+def _directions(x, pf, pb, lengths, reverse=reverse_within_lengths):
+    """(h_fwd, h_bwd as computed on the reversed input, not yet re-reversed), each (N, T, H)."""
+    return elman_forward(x, **pf)[0], elman_forward(reverse(x, lengths), **pb)[0]
+
+
+def forward_variants(x, pf, pb, lengths):
+    """The recognised wrong wrappers: {description: out (N, T, 2H)}."""
+    mask = step_mask(lengths, x.shape[1])[:, :, None]
+    h_f, h_b = _directions(x, pf, pb, lengths)
+    h_f2, h_b_full = _directions(x, pf, pb, lengths, reverse=full_reverse)
+    right_bwd = reverse_within_lengths(h_b, lengths)
+    return {
+        "the backward direction left in reversed order: after running it on the reversed input, "
+        "reverse its outputs back so that step t holds the state that has read x_T ... x_t":
+            np.concatenate([h_f, h_b], axis=2) * mask,
+        "a backward direction that starts at the padded end (lengths ignored): sequence n must be "
+        "read backwards from its own last real step lengths[n]-1":
+            np.concatenate([h_f2, full_reverse(h_b_full, lengths)], axis=2) * mask,
+        "a backward direction that starts at the padded end (lengths ignored) and padding left "
+        "nonzero: read sequence n backwards from its last real step, and zero the padded steps":
+            np.concatenate([h_f2, full_reverse(h_b_full, lengths)], axis=2),
+        "the halves in the other order: the output is [h_forward ; h_backward] on the last axis":
+            np.concatenate([right_bwd, h_f], axis=2) * mask,
+        "the right values at real steps but not zero at padded steps: multiply by the mask "
+        "t < lengths[n]": np.concatenate([h_f, right_bwd], axis=2),
+    }
+
+
+def backward_variants(x, pf, pb, lengths, dout):
+    """The recognised wrong backward passes: {"dx" / "fwd:<name>" / "bwd:<name>": {description: array}}."""
+    T, H = x.shape[1], pf["Wh"].shape[0]
+    mask = step_mask(lengths, T)[:, :, None]
+    _, cache_f = elman_forward(x, **pf)
+    _, cache_b = elman_forward(reverse_within_lengths(x, lengths), **pb)
+
+    def run(dout, reverse_dout=True, rereverse_dx=True, add_bwd=True):
+        dx_f, *g_f = elman_backward(dout[:, :, :H], cache_f)
+        d_b = dout[:, :, H:]
+        dx_b, *g_b = elman_backward(reverse_within_lengths(d_b, lengths) if reverse_dout else d_b, cache_b)
+        dx = dx_f + (reverse_within_lengths(dx_b, lengths) if rereverse_dx else dx_b) * add_bwd
+        return {"dx": dx, **{f"fwd:{k}": g for k, g in zip(PARAM_NAMES, g_f)},
+                **{f"bwd:{k}": g for k, g in zip(PARAM_NAMES, g_b)}}
+
+    cases = {
+        "the backward direction's dx left in reversed order: reverse it back before adding it":
+            run(dout * mask, rereverse_dx=False),
+        "a backward pass that feeds the backward direction its upstream gradient in the original order: "
+        "reverse dout's backward half within each length first, as the forward reversed x":
+            run(dout * mask, reverse_dout=False),
+        "dx of the forward direction alone: x feeds both directions, so add both parts":
+            run(dout * mask, add_bwd=False),
+        "gradients that use dout at padded steps: those outputs were zeroed, so their gradient "
+        "must be zeroed too (multiply dout by the mask)": run(dout),
+    }
+    out = {key: {} for key in cases[next(iter(cases))]}
+    for description, grads in cases.items():
+        for key, g in grads.items():
+            out[key][description] = g
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Random problems.
+
+def draw(test, N=None, T=None, D=None, H=None):
+    """A random padded batch for the Elman BiRNN: x (N, T, D), lengths (N,) with one full-length
+    sequence and one shorter (when N >= 2), params_fwd / params_bwd {h0, Wx, Wh, b}, dout (N, T, 2H)."""
+    r = rng(test)
+    N = N or int(r.integers(2, 5))
+    T, D, H = (v or int(r.integers(2, 6)) for v in (T, D, H))
+    lengths = r.integers(1, T + 1, size=N)
+    lengths[0] = T
+    if N > 1:
+        lengths[1] = int(r.integers(1, T)) if T > 1 else 1
+    params = [{"h0": r.normal(size=(N, H)), "Wx": r.normal(scale=0.6, size=(D, H)),
+               "Wh": r.normal(scale=0.6, size=(H, H)), "b": r.normal(scale=0.5, size=H)} for _ in range(2)]
+    return {"x": r.normal(size=(N, T, D)), "lengths": lengths, "pf": params[0], "pb": params[1],
+            "dout": r.normal(size=(N, T, 2 * H)), "a": r.normal(size=(N, T, 3))}
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks the notebook's test cells call.
+
+def check_reverse(fn, test="reverse", **sizes):
+    """reverse_within_lengths(a, lengths) against rnn_ref's; applied twice gives a back."""
+    p = draw(test, **sizes)
+    call = _call(fn, p["a"], p["lengths"], names=["a", "lengths"])
+    assert_unchanged(call, "reverse_within_lengths")
+    assert_close("reverse_within_lengths(a, lengths)", call.value, reverse_within_lengths(p["a"], p["lengths"]),
+                 axes=("batch row", "time step t", "feature"),
+                 variants={REVERSE_FULL: full_reverse(p["a"], p["lengths"])})
+
+
+def check_forward(fn, test="forward", **sizes):
+    """The wrapper's output (N, T, 2H) against rnn_ref.birnn; names the usual wrapper mistakes."""
+    p = draw(test, **sizes)
+    args = (p["x"], p["pf"], p["pb"], p["lengths"])
+    call = _call(fn, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
+    out, _ = unpack("birnn_forward(...)", call.value, 2)
+    assert_unchanged(call, "birnn_forward")
+    expected, _ = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
+    assert_close("out", out, expected, axes=SEQ_AXES, variants=forward_variants(*args))
+
+
+def check_backward(forward, backward, test="backward", **sizes):
+    """dx and both directions' parameter gradients against rnn_ref.birnn, through the student's cache."""
+    p = draw(test, **sizes)
+    args = (p["x"], p["pf"], p["pb"], p["lengths"])
+    call = _call(forward, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
+    out, cache = unpack("birnn_forward(...)", call.value, 2)
+    expected_out, cache_ref = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
+    assert_close("out from your birnn_forward", out, expected_out, axes=SEQ_AXES,
+                 hint="The backward is checked through your forward's cache: fix the forward first.")
+    call = _call(backward, p["dout"], cache, names=["dout", "cache"])
+    dx, grads_fwd, grads_bwd = unpack("birnn_backward(...)", call.value, 3)
+    assert_unchanged(call, "birnn_backward")
+    dx_ref, ref_fwd, ref_bwd = birnn_backward(p["dout"], cache_ref)
+    variants = backward_variants(*args, p["dout"])
+    assert_close("dx", dx, dx_ref, axes=("batch row", "time step t", "input feature"), variants=variants["dx"])
+    for direction, got, ref in (("fwd", grads_fwd, ref_fwd), ("bwd", grads_bwd, ref_bwd)):
+        label = "grads_fwd" if direction == "fwd" else "grads_bwd"
+        if not isinstance(got, dict) or set(got) != set(PARAM_NAMES):
+            keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+            raise CheckFailed(f"`{label}` should be a dict with keys {list(PARAM_NAMES)} (the params' "
+                                 f"names), got {keys}.")
+        for name in PARAM_NAMES:
+            assert_close(f'{label}["{name}"]', got[name], ref[name], variants=variants[f"{direction}:{name}"])
