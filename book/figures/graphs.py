@@ -50,7 +50,7 @@ def unrolled(ax, T=4, cell="R", state="s", output="O", show_outputs=True, backwa
     box(ax, (xs[0], 0), f"${state}_0$", "white", w=0.6)
     for t in range(1, T + 1):
         x = xs[t]
-        box(ax, (x, 0), cell, CELL)
+        box(ax, (x, 0), cell, CELL, w=0.7 if len(cell) < 3 else 0.9)
         box(ax, (x, -1.3), f"$x_{t}$", INPUT, w=0.55)
         arrow(ax, (x, -1.3), (x, 0))
         arrow(ax, (xs[t - 1], 0), (x, 0), text=weights if t > 1 or weights else None)
@@ -62,7 +62,7 @@ def unrolled(ax, T=4, cell="R", state="s", output="O", show_outputs=True, backwa
             if backward:
                 box(ax, (x, 3.6), f"$L_{t}$", "#f4cccc", w=0.55)
                 arrow(ax, (x, 2.5), (x, 3.6))
-                arrow(ax, (x + 0.25, 3.6), (x + 0.25, 0.1), color=BACKWARD, linestyle="--")
+                arrow(ax, (x - 0.4, 3.6), (x - 0.4, 0.1), color=BACKWARD, linestyle="--")
         if backward and t > 1:
             arrow(ax, (x, -0.25), (xs[t - 1], -0.25), color=BACKWARD, linestyle="--")
     finish(ax)
