@@ -19,6 +19,8 @@ from .common import assert_close, assert_unchanged, call_student, rng, unpack
 GATES = ("i", "f", "g", "o")
 STEP_AXES = ("batch row", "unit")
 SEQ_AXES = ("batch row", "time step t", "unit")
+SHAPES = ("Shapes: x (N, D) @ Wx (D, 4H), h_prev (N, H) @ Wh (H, 4H), plus b (4H,); the four "
+          "gates are the column blocks [i | f | g | o], each H wide.")
 FIX_FORWARD = "The backward is checked through your forward's cache: fix the forward first."
 
 
@@ -164,38 +166,41 @@ def draw(test, N=None, T=None, D=None, H=None, with_c0=True):
 
 
 # ---------------------------------------------------------------------------------------------
-# The checks the notebook's test cells call.
+# The graded tests: one public function per test cell of a4_lstm.
 
 def _step_forward(fn, p):
-    """Call the student's step forward on step 0 of problem p; returns (h, c, cache, expected)."""
+    """Call the student's step forward on step 0 of problem p; returns (call, h, c, cache, args)."""
     args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
-    call = call_student(fn, *args)
+    call = call_student(fn, *args, shape_hint=SHAPES)
     h, c, cache = unpack("lstm_step_forward(...)", call.value, 3)
-    assert_unchanged(call, "lstm_step_forward")
-    return h, c, cache, args
+    return call, h, c, cache, args
 
 
-def check_step_forward(fn, test="step_forward", **sizes):
+def step_forward_values(lstm_step_forward_student, test="step_forward_values", **sizes):
     """h and c of one step against rnn_ref; names gate order, squashed cell, missing tanh."""
-    p = draw(test, **sizes)
-    h, c, _, args = _step_forward(fn, p)
+    _, h, c, _, args = _step_forward(lstm_step_forward_student, draw(test, **sizes))
     h_ref, c_ref, _ = lstm_step_forward(*args)
     variants = step_forward_variants(*args)
     assert_close("c", c, c_ref, axes=STEP_AXES, variants={d: v[1] for d, v in variants.items()})
     assert_close("h", h, h_ref, axes=STEP_AXES, variants={d: v[0] for d, v in variants.items()})
 
 
-def check_step_backward(forward, backward, test="step_backward", **sizes):
+def step_forward_edge_sizes(lstm_step_forward_student):
+    """Edge case H = 1, N = 1: every gate is a single column."""
+    step_forward_values(lstm_step_forward_student, test="step_forward_single_unit", N=1, H=1)
+
+
+def step_backward_values(lstm_step_forward_student, lstm_step_backward_student,
+                         test="step_backward_values", **sizes):
     """The six gradients of one step against rnn_ref, through the student's own forward cache."""
     p = draw(test, **sizes)
-    h, c, cache, args = _step_forward(forward, p)
+    _, h, c, cache, args = _step_forward(lstm_step_forward_student, p)
     h_ref, c_ref, cache_ref = lstm_step_forward(*args)
     assert_close("h from your lstm_step_forward", h, h_ref, axes=STEP_AXES, hint=FIX_FORWARD)
     assert_close("c from your lstm_step_forward", c, c_ref, axes=STEP_AXES, hint=FIX_FORWARD)
     dh, dc = p["dhs"][:, 0], p["dc"]
-    call = call_student(backward, dh, dc, cache, names=["dh", "dc", "cache"])
+    call = call_student(lstm_step_backward_student, dh, dc, cache, names=["dh", "dc", "cache"])
     grads = unpack("lstm_step_backward(...)", call.value, 6)
-    assert_unchanged(call, "lstm_step_backward")
     expected = lstm_step_backward(dh, dc, cache_ref)
     no_dc = lstm_step_backward(dh, np.zeros_like(dc), cache_ref)
     for k, name in enumerate(STEP_BACKWARD_NAMES):
@@ -203,39 +208,78 @@ def check_step_backward(forward, backward, test="step_backward", **sizes):
                     "through h, so the two parts add up": no_dc[k]}
         assert_close(name, grads[k], expected[k], axes=_grad_axes(name), blocks=_grad_blocks(name),
                      variants=variants)
+    assert_unchanged(call, "lstm_step_backward")
 
 
-def check_forward(fn, test="forward", **sizes):
-    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0/c0."""
-    with_c0 = sizes.pop("with_c0", True)
+def step_backward_edge_sizes(lstm_step_forward_student, lstm_step_backward_student):
+    """Edge case H = 1, N = 1."""
+    step_backward_values(lstm_step_forward_student, lstm_step_backward_student,
+                         test="step_backward_single_unit", N=1, H=1)
+
+
+def _forward(fn, test, with_c0=True, **sizes):
     p = draw(test, with_c0=with_c0, **sizes)
     args = (p["x"], p["h0"], p["Wx"], p["Wh"], p["b"], p["c0"])
-    call = call_student(fn, *args)
+    call = call_student(fn, *args, shape_hint=SHAPES)
     hs, cache = unpack("lstm_forward(...)", call.value, 2)
-    assert_unchanged(call, "lstm_forward")
+    return call, hs, cache, p, args
+
+
+def forward_values(lstm_forward_student, test="forward_values", with_c0=True, **sizes):
+    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0 or c0."""
+    _, hs, _, p, args = _forward(lstm_forward_student, test, with_c0, **sizes)
     c0 = p["c0"] if with_c0 else np.zeros_like(p["h0"])
     variants = forward_variants(*args[:5], c0)
-    if not with_c0:  # c0=None means zeros: the "started from c0 = 0" mistake is then right
+    if not with_c0:  # c0=None means zeros: "started from c0 = 0" is then right
         variants = {d: v for d, v in variants.items() if "c0" not in d}
     assert_close("hs", hs, lstm_forward(*args)[0], axes=SEQ_AXES, variants=variants)
 
 
-def check_backward(forward, backward, test="backward", **sizes):
-    """The six gradients of BPTT against rnn_ref, through the student's own forward cache."""
-    p = draw(test, **sizes)
-    args = (p["x"], p["h0"], p["Wx"], p["Wh"], p["b"], p["c0"])
-    call = call_student(forward, *args)
-    hs, cache = unpack("lstm_forward(...)", call.value, 2)
+def forward_without_c0(lstm_forward_student):
+    """c0=None starts the cell from zeros."""
+    forward_values(lstm_forward_student, test="forward_without_c0", with_c0=False)
+
+
+def forward_inputs_unchanged(lstm_forward_student):
+    """lstm_forward leaves x, h0, c0 and the weights as they were."""
+    call, *_ = _forward(lstm_forward_student, "forward_inputs_unchanged")
+    assert_unchanged(call, "lstm_forward")
+
+
+def forward_edge_sizes(lstm_forward_student):
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    forward_values(lstm_forward_student, test="forward_single_step", T=1)
+    forward_values(lstm_forward_student, test="forward_single_unit", N=1, H=1)
+
+
+def _backward(lstm_forward_student, lstm_backward_student, test, **sizes):
+    call, hs, cache, p, args = _forward(lstm_forward_student, test, **sizes)
     hs_ref, cache_ref = lstm_forward(*args)
     assert_close("hs from your lstm_forward", hs, hs_ref, axes=SEQ_AXES, hint=FIX_FORWARD)
-    call = call_student(backward, p["dhs"], cache, names=["dhs", "cache"])
+    call = call_student(lstm_backward_student, p["dhs"], cache, names=["dhs", "cache"])
     grads = unpack("lstm_backward(...)", call.value, 6)
-    assert_unchanged(call, "lstm_backward")
-    expected = lstm_backward(p["dhs"], cache_ref)
+    return call, grads, lstm_backward(p["dhs"], cache_ref), p, args
+
+
+def backward_values(lstm_forward_student, lstm_backward_student, test="backward_values", **sizes):
+    """The six gradients of BPTT against rnn_ref, through the student's own forward cache."""
+    _, grads, expected, p, args = _backward(lstm_forward_student, lstm_backward_student, test, **sizes)
     variants = backward_variants(*args, p["dhs"])
     for k, name in enumerate(BACKWARD_NAMES):
         assert_close(name, grads[k], expected[k], axes=_grad_axes(name, sequence=True),
                      blocks=_grad_blocks(name), variants=variants[name])
+
+
+def backward_inputs_unchanged(lstm_forward_student, lstm_backward_student):
+    """lstm_backward leaves dhs as it was."""
+    call, *_ = _backward(lstm_forward_student, lstm_backward_student, "backward_inputs_unchanged")
+    assert_unchanged(call, "lstm_backward")
+
+
+def backward_edge_sizes(lstm_forward_student, lstm_backward_student):
+    """Edge cases T = 1 (nothing to carry back), then H = 1 with N = 1."""
+    backward_values(lstm_forward_student, lstm_backward_student, test="backward_single_step", T=1)
+    backward_values(lstm_forward_student, lstm_backward_student, test="backward_single_unit", N=1, H=1)
 
 
 def _grad_axes(name, sequence=False):
