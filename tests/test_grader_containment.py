@@ -1,0 +1,182 @@
+"""The contained grading kernel (autograder.containment): real kernels, real notebooks, via nbclient.
+
+One sandboxed kernel runs a notebook of hostile cells; each cell prints what happened, and the
+tests read those lines. Limits are small so that every attack is cheap to try.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import nbclient
+import nbformat
+import pytest
+from traitlets.config import Config
+
+from autograder.containment import KERNEL_NAME, Limits, grading_kernel, sandbox_status
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIMITS = Limits(cpu_seconds=60, memory_mb=3072, file_mb=8, processes=64)
+SANDBOXED = pytest.mark.skipif(not sandbox_status()[0], reason=sandbox_status()[1])
+
+HOSTILE_CELLS = {
+    "whoami": "import os; print('uid', os.getuid())",
+    "network": """
+import socket
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2); print('network open')
+except OSError as e:
+    print('network blocked', type(e).__name__)
+""",
+    "solutions": f"""
+import os
+print('repo sees', sorted(os.listdir({REPO!r})))
+try:
+    open({os.path.join(REPO, 'README.md')!r}).read(); print('read repo file')
+except OSError as e:
+    print('repo file hidden', type(e).__name__)
+""",
+    "write_outside": f"""
+for path in [{os.path.join(REPO, 'planted.txt')!r}, '/etc/planted', '/usr/planted']:
+    try:
+        open(path, 'w').write('x'); print('wrote', path)
+    except OSError as e:
+        print('write refused', path, type(e).__name__)
+""",
+    "write_inside": "open('scratch.txt', 'w').write('fine'); print('wrote inside', open('scratch.txt').read())",
+    "big_file": """
+try:
+    with open('big.bin', 'wb') as f:
+        f.write(b'0' * (32 * 2**20))
+    print('wrote big file')
+except OSError as e:
+    print('big file refused', e.errno)
+""",
+    "memory": """
+import numpy as np
+try:
+    a = np.zeros(2**31); print('allocated 16 GB')
+except MemoryError:
+    print('allocation refused MemoryError')
+""",
+    "fork_bomb": """
+import os, time
+pids = []
+try:
+    for _ in range(400):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(2); os._exit(0)
+        pids.append(pid)
+    print('forked', len(pids))
+except OSError as e:
+    print('fork refused after', len(pids), type(e).__name__)
+for pid in pids:
+    os.waitpid(pid, 0)
+""",
+    "loop": "while True: pass",
+    "alive": "print('still alive')",
+}
+
+
+def run_notebook(cells, limits=LIMITS, sandbox="auto", cell_timeout=4, workdir=None):
+    """Execute code cells in the contained kernel; return (notebook, containment message)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "ignored", "language": "python"}
+    with grading_kernel(limits, sandbox=sandbox, cell_timeout=cell_timeout) as (config, message):
+        client = nbclient.NotebookClient(
+            nb, kernel_name=config["Execute"]["kernel_name"], timeout=cell_timeout,
+            interrupt_on_timeout=True, allow_errors=True, config=Config(config),
+            resources={"metadata": {"path": str(workdir)}})
+        client.execute()
+    return nb, message
+
+
+def cell_text(cell):
+    parts = [o.get("text", "") for o in cell.outputs if o.output_type == "stream"]
+    parts += [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("student")
+    nb, message = run_notebook(HOSTILE_CELLS.values(), workdir=workdir)
+    return dict(zip(HOSTILE_CELLS, map(cell_text, nb.cells))), message, workdir
+
+
+@SANDBOXED
+def test_kernel_runs_in_the_sandbox_as_an_unprivileged_user(hostile):
+    out, message, _ = hostile
+    assert "no network" in message
+    if os.geteuid() == 0:
+        assert out["whoami"].strip() != "uid 0"
+    assert "network blocked" in out["network"]
+
+
+@SANDBOXED
+def test_repository_shows_only_the_importable_packages(hostile):
+    out, _, _ = hostile
+    assert "repo sees ['.venv', 'autograder', 'rnn_ref']" in out["solutions"]
+    assert "repo file hidden" in out["solutions"]
+
+
+@SANDBOXED
+def test_writes_outside_the_working_directory_fail_and_inside_succeed(hostile):
+    out, _, workdir = hostile
+    assert "wrote " not in out["write_outside"], out["write_outside"]
+    assert out["write_outside"].count("write refused") == 3
+    assert not os.path.exists(os.path.join(REPO, "planted.txt"))
+    assert "wrote inside fine" in out["write_inside"]
+    assert (workdir / "scratch.txt").read_text() == "fine"
+
+
+def test_limits_refuse_big_files_huge_allocations_and_fork_bombs(hostile):
+    out, _, workdir = hostile
+    assert "big file refused 27" in out["big_file"]  # EFBIG, the kernel is not killed
+    assert (workdir / "big.bin").stat().st_size <= LIMITS.file_mb * 2**20
+    assert "allocation refused MemoryError" in out["memory"]
+    assert "fork refused after" in out["fork_bomb"], out["fork_bomb"]
+
+
+def test_an_infinite_loop_is_interrupted_and_the_kernel_goes_on(hostile):
+    out, _, _ = hostile
+    assert "KeyboardInterrupt" in out["loop"]
+    assert out["alive"].strip() == "still alive"
+
+
+def test_the_cpu_limit_ends_a_kernel_that_ignores_interrupts(tmp_path):
+    stubborn = "import time\nwhile True:\n    try:\n        sum(range(10**6))\n    except KeyboardInterrupt:\n        pass"
+    with pytest.raises(nbclient.exceptions.DeadKernelError):
+        run_notebook([stubborn], Limits(cpu_seconds=3, memory_mb=3072, file_mb=8, processes=64),
+                     cell_timeout=30, workdir=tmp_path)
+
+
+def test_without_the_sandbox_the_limits_still_apply_and_the_message_says_so(tmp_path):
+    nb, message = run_notebook([HOSTILE_CELLS["memory"]], sandbox="off", workdir=tmp_path)
+    assert message.startswith("sandbox OFF")
+    assert "allocation refused MemoryError" in cell_text(nb.cells[0])
+
+
+def test_a_machine_without_bubblewrap_is_named_at_run_time():
+    code = ("from autograder.containment import sandbox_status, grading_kernel\n"
+            "print(sandbox_status()[1])\n"
+            "with grading_kernel() as (_, message): print(message)\n"
+            "try:\n    grading_kernel(sandbox='on').__enter__()\nexcept RuntimeError as e: print(e)")
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable))  # no /usr/bin: no bwrap
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "bubblewrap is not installed (Debian package 'bubblewrap')"
+    assert out[1].startswith("sandbox OFF (bubblewrap is not installed")
+    assert out[2].startswith("sandbox requested but not available")
+
+
+def test_kernelspec_is_removed_after_the_run():
+    with grading_kernel(LIMITS) as (config, _):
+        root = os.environ["JUPYTER_PATH"].split(os.pathsep)[0]
+        with open(os.path.join(root, "kernels", KERNEL_NAME, "kernel.json")) as f:
+            spec = json.load(f)
+        assert spec["argv"][-2:] == ["-f", "{connection_file}"]
+        assert config["KernelManager"]["transport"] == "ipc"
+    assert not os.path.exists(root)
