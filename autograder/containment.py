@@ -40,6 +40,7 @@ KERNEL_NAME = "rnn-grader"
 SANDBOX_USER = "nobody"
 PR_SET_NO_NEW_PRIVS = 38
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+PASSED_ENV = ("PATH", "LANG", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "JPY_PARENT_PID", "LC_", "AUTOGRADER_")
 KERNEL_ENV = {  # one BLAS thread per kernel: parallel graders share the cores
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -203,6 +204,8 @@ def launch(argv=None):
     workdir = os.getcwd()
     if os.geteuid() == 0:
         os.chown(workdir, *_sandbox_uid())  # the grader's own copy of the notebook's folder
+    for name in [n for n in os.environ if not n.startswith(PASSED_ENV)]:
+        del os.environ[name]  # the grader's secrets (database passwords, tokens) stay with the grader
     os.environ.update(KERNEL_ENV)
     log = os.open(os.path.join(private, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)  # what the kernel writes to its own fds stays out of the grader's terminal

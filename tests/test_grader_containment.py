@@ -22,6 +22,7 @@ SANDBOXED = pytest.mark.skipif(not sandbox_status()[0], reason=sandbox_status()[
 
 HOSTILE_CELLS = {
     "whoami": "import os; print('uid', os.getuid())",
+    "environment": "import os; print('secret seen' if 'PGPASSWORD' in os.environ else 'no secret')",
     "network": """
 import socket
 try:
@@ -102,7 +103,11 @@ def cell_text(cell):
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("student")
-    nb, message = run_notebook(HOSTILE_CELLS.values(), workdir=workdir)
+    os.environ["PGPASSWORD"] = "the grader's secret"
+    try:
+        nb, message = run_notebook(HOSTILE_CELLS.values(), workdir=workdir)
+    finally:
+        del os.environ["PGPASSWORD"]
     return dict(zip(HOSTILE_CELLS, map(cell_text, nb.cells))), message, workdir
 
 
@@ -130,6 +135,10 @@ def test_writes_outside_the_working_directory_fail_and_inside_succeed(hostile):
     assert not os.path.exists(os.path.join(REPO, "planted.txt"))
     assert "wrote inside fine" in out["write_inside"]
     assert (workdir / "scratch.txt").read_text() == "fine"
+
+
+def test_the_grader_environment_does_not_reach_the_kernel(hostile):
+    assert hostile[0]["environment"].strip() == "no secret"
 
 
 def test_limits_refuse_big_files_huge_allocations_and_fork_bombs(hostile):
