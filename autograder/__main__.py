@@ -1,0 +1,96 @@
+"""The autograder's command line: ``python -m autograder {release,check,grade} --help``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import course
+
+
+def _release(args):
+    from .release import release
+
+    release(args.assignments or None, out_dir=args.out)
+    return 0
+
+
+def _check(args):
+    from .selfcheck import format_reports, self_check
+
+    path = Path(args.notebook)
+    if not path.is_file():
+        return _fail(f"no notebook at {path}")
+    from .grade import read_problem
+
+    problem = read_problem(path)
+    if problem:
+        return _fail(f"{path}: {problem}")
+    print(format_reports(path.name, self_check(path, timeout=args.timeout)))
+    return 0
+
+
+def _grade(args):
+    from .grade import SubmissionsError, grade, summary
+
+    try:
+        results = grade(args.assignment, args.submissions, args.out, seed=args.seed,
+                        progress=not args.quiet)
+    except (course.UnknownAssignment, SubmissionsError) as exc:
+        return _fail(str(exc))
+    print(summary(results))
+    print(f"Wrote {Path(args.out) / 'grades.csv'} and {len(results)} feedback files in "
+          f"{Path(args.out) / 'feedback'}")
+    return 0
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m autograder",
+                                description="Release, self-check and grade the course's assignments "
+                                            "(nbgrader underneath).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("release", help="regenerate notebooks/<id>.ipynb from solutions/<id>/",
+                       description="Generate the student version of each assignment with nbgrader "
+                                   "(solutions and hidden tests removed) and write it to notebooks/.")
+    r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help=f"ids to release (default: all that have a source): {', '.join(course.ASSIGNMENTS)}")
+    r.add_argument("--out", default=str(course.NOTEBOOKS), help="folder to write to (default: notebooks/)")
+    r.set_defaults(run=_release)
+
+    c = sub.add_parser("check", help="self-check a notebook against its visible tests",
+                       description="Run NOTEBOOK (the file is not changed) and print each test's "
+                                   "points and message. Hidden tests are listed, not run: they run "
+                                   "when the notebook is graded.")
+    c.add_argument("notebook", metavar="NOTEBOOK")
+    c.add_argument("--timeout", type=int, default=60, help="seconds allowed per cell (default 60)")
+    c.set_defaults(run=_check)
+
+    g = sub.add_parser("grade", help="grade a folder of submissions",
+                       description="Grade every submission of ASSIGNMENT in SUBMISSIONS, which holds "
+                                   "<student>/<assignment>/<notebook>.ipynb folders (nbgrader's layout) "
+                                   "or <student>.ipynb files (an LMS export). Writes OUT/grades.csv, "
+                                   "OUT/feedback/<student>.html (no hidden tests shown) and nbgrader's "
+                                   "course directory OUT/course. Submissions are never modified.")
+    g.add_argument("assignment", metavar="ASSIGNMENT", help=", ".join(course.ASSIGNMENTS))
+    g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+    g.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
+    g.add_argument("--seed", type=int, default=None,
+                   help="seed of the tests' random inputs (default: a new one per run, the same "
+                        "for every student of the run)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(run=_grade)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

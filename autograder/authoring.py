@@ -1,0 +1,73 @@
+"""Building nbgrader notebooks in code: the cell kinds of a source notebook, and filled-in copies.
+
+Used to write the assignment sources and, in the tests, to fill a student copy with answers
+(the solution, or a mutant of it). See autograder/AUTHORING.md.
+"""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+def _meta(grade_id, grade=False, solution=False, locked=False, points=None):
+    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
+            "schema_version": 3}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def markdown(text):
+    """Explanations (not locked: students may annotate)."""
+    return new_markdown_cell(text.strip())
+
+
+def readonly(source, grade_id):
+    """Code the student runs but may not change (setup, given functions, plots)."""
+    return new_code_cell(source.strip(), metadata=_meta(grade_id, locked=True))
+
+
+def solution(source, grade_id):
+    """An answer cell: the lines between ### BEGIN/END SOLUTION become the stub in the release."""
+    return new_code_cell(source.strip(), metadata=_meta(grade_id, solution=True))
+
+
+def test(source, grade_id, points):
+    """An autograded test cell worth ``points``; may hold ### BEGIN/END HIDDEN TESTS."""
+    return new_code_cell(source.strip(), metadata=_meta(grade_id, grade=True, locked=True,
+                                                        points=points))
+
+
+def notebook(cells):
+    """A v4 notebook on the python3 kernel."""
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def solution_code(source_cell):
+    """The code of a source notebook's answer cell as a student would hand it in (markers removed)."""
+    return "\n".join(ln for ln in source_cell.source.splitlines()
+                     if ln.strip() not in (SOLUTION_BEGIN, SOLUTION_END))
+
+
+def answers(source_path):
+    """{grade id: answer code} for every answer cell of a source notebook."""
+    nb = nbformat.read(str(source_path), as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: solution_code(c) for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+
+
+def fill(student_path, filled):
+    """A copy of the student notebook with answer cells replaced: filled = {grade id: code}."""
+    nb = nbformat.read(str(student_path), as_version=4)
+    unknown = set(filled) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    if unknown:
+        raise KeyError(f"no answer cells named {sorted(unknown)} in {student_path}")
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in filled:
+            cell.source = filled[gid]
+    return nb
