@@ -21,6 +21,8 @@ from .common import (ForbiddenShortcut, CheckFailed, assert_close, assert_unchan
 GATES = ("r", "z", "n")
 STEP_AXES = ("batch row", "unit")
 SEQ_AXES = ("batch row", "time step t", "unit")
+SHAPES = ("Shapes: x (N, D) @ Wx (D, 3H) + bx (3H,), h_prev (N, H) @ Wh (H, 3H) + bh (3H,); the "
+          "gates are the column blocks [r | z | n], each H wide.")
 FIX_FORWARD = "The backward is checked through your forward's cache: fix the forward first."
 PARAMS = ("Wx", "Wh", "bx", "bh")
 
@@ -152,72 +154,112 @@ def _params(p):
 
 
 # ---------------------------------------------------------------------------------------------
-# The checks the notebook's test cells call.
+# The graded tests: one public function per test cell of a5_gru.
 
-def check_step_forward(fn, test="step_forward", **sizes):
+def step_forward_values(gru_step_forward_student, test="step_forward_values", **sizes):
     """h of one step against rnn_ref; names z on the other side, reset before, gate order."""
     p = draw(test, **sizes)
     args = (p["x"][:, 0], p["h0"], *_params(p))
-    call = call_student(fn, *args)
+    call = call_student(gru_step_forward_student, *args, shape_hint=SHAPES)
     h, _ = unpack("gru_step_forward(...)", call.value, 2)
-    assert_unchanged(call, "gru_step_forward")
     assert_close("h", h, gru_step_forward(*args)[0], axes=STEP_AXES, variants=step_forward_variants(*args))
 
 
-def check_step_backward(forward, backward, test="step_backward", **sizes):
+def step_forward_edge_sizes(gru_step_forward_student):
+    """Edge case H = 1, N = 1."""
+    step_forward_values(gru_step_forward_student, test="step_forward_single_unit", N=1, H=1)
+
+
+def step_backward_values(gru_step_forward_student, gru_step_backward_student,
+                         test="step_backward_values", **sizes):
     """The six gradients of one step against rnn_ref, through the student's own forward cache."""
     p = draw(test, **sizes)
     args = (p["x"][:, 0], p["h0"], *_params(p))
-    call = call_student(forward, *args)
+    call = call_student(gru_step_forward_student, *args, shape_hint=SHAPES)
     h, cache = unpack("gru_step_forward(...)", call.value, 2)
     h_ref, cache_ref = gru_step_forward(*args)
     assert_close("h from your gru_step_forward", h, h_ref, axes=STEP_AXES, hint=FIX_FORWARD)
     dh = p["dhs"][:, 0]
-    call = call_student(backward, dh, cache, names=["dh", "cache"])
+    call = call_student(gru_step_backward_student, dh, cache, names=["dh", "cache"])
     grads = unpack("gru_step_backward(...)", call.value, 6)
-    assert_unchanged(call, "gru_step_backward")
     for name, got, expected in zip(STEP_BACKWARD_NAMES, grads, gru_step_backward(dh, cache_ref)):
         assert_close(name, got, expected, axes=_grad_axes(name), blocks=_grad_blocks(name))
+    assert_unchanged(call, "gru_step_backward")
 
 
-def check_forward(fn, test="forward", **sizes):
-    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0."""
+def step_backward_edge_sizes(gru_step_forward_student, gru_step_backward_student):
+    """Edge case H = 1, N = 1."""
+    step_backward_values(gru_step_forward_student, gru_step_backward_student,
+                         test="step_backward_single_unit", N=1, H=1)
+
+
+def _forward(fn, test, **sizes):
     p = draw(test, **sizes)
     args = (p["x"], p["h0"], *_params(p))
-    call = call_student(fn, *args)
-    hs, _ = unpack("gru_forward(...)", call.value, 2)
-    assert_unchanged(call, "gru_forward")
+    call = call_student(fn, *args, shape_hint=SHAPES)
+    hs, cache = unpack("gru_forward(...)", call.value, 2)
+    return call, hs, cache, p, args
+
+
+def forward_values(gru_forward_student, test="forward_values", **sizes):
+    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0."""
+    _, hs, _, _, args = _forward(gru_forward_student, test, **sizes)
     assert_close("hs", hs, gru_forward(*args)[0], axes=SEQ_AXES, variants=forward_variants(*args))
 
 
-def check_backward(forward, backward, test="backward", **sizes):
-    """The six gradients of BPTT against rnn_ref, through the student's own forward cache."""
-    p = draw(test, **sizes)
-    args = (p["x"], p["h0"], *_params(p))
-    call = call_student(forward, *args)
-    hs, cache = unpack("gru_forward(...)", call.value, 2)
+def forward_inputs_unchanged(gru_forward_student):
+    """gru_forward leaves x, h0 and the weights as they were."""
+    call, *_ = _forward(gru_forward_student, "forward_inputs_unchanged")
+    assert_unchanged(call, "gru_forward")
+
+
+def forward_edge_sizes(gru_forward_student):
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    forward_values(gru_forward_student, test="forward_single_step", T=1)
+    forward_values(gru_forward_student, test="forward_single_unit", N=1, H=1)
+
+
+def _backward(gru_forward_student, gru_backward_student, test, **sizes):
+    _, hs, cache, p, args = _forward(gru_forward_student, test, **sizes)
     hs_ref, cache_ref = gru_forward(*args)
     assert_close("hs from your gru_forward", hs, hs_ref, axes=SEQ_AXES, hint=FIX_FORWARD)
-    call = call_student(backward, p["dhs"], cache, names=["dhs", "cache"])
+    call = call_student(gru_backward_student, p["dhs"], cache, names=["dhs", "cache"])
     grads = unpack("gru_backward(...)", call.value, 6)
-    assert_unchanged(call, "gru_backward")
+    return call, grads, gru_backward(p["dhs"], cache_ref), p, args
+
+
+def backward_values(gru_forward_student, gru_backward_student, test="backward_values", **sizes):
+    """The six gradients of BPTT against rnn_ref, through the student's own forward cache."""
+    _, grads, expected, p, args = _backward(gru_forward_student, gru_backward_student, test, **sizes)
     variants = backward_variants(*args, p["dhs"])
-    for name, got, expected in zip(BACKWARD_NAMES, grads, gru_backward(p["dhs"], cache_ref)):
-        assert_close(name, got, expected, axes=SEQ_AXES if name == "dx" else _grad_axes(name),
+    for name, got, ref in zip(BACKWARD_NAMES, grads, expected):
+        assert_close(name, got, ref, axes=SEQ_AXES if name == "dx" else _grad_axes(name),
                      blocks=_grad_blocks(name), variants=variants[name])
 
 
-def check_to_torch(fn, test="to_torch", **sizes):
-    """The student's ``fn(Wx, Wh, bx, bh) -> nn.GRU``: batch first, float64, and the same hs as
-    rnn_ref on random inputs. Names transposes, reshapes and swapped biases."""
+def backward_inputs_unchanged(gru_forward_student, gru_backward_student):
+    """gru_backward leaves dhs as it was."""
+    call, *_ = _backward(gru_forward_student, gru_backward_student, "backward_inputs_unchanged")
+    assert_unchanged(call, "gru_backward")
+
+
+def backward_edge_sizes(gru_forward_student, gru_backward_student):
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    backward_values(gru_forward_student, gru_backward_student, test="backward_single_step", T=1)
+    backward_values(gru_forward_student, gru_backward_student, test="backward_single_unit", N=1, H=1)
+
+
+def to_torch_values(to_torch_gru_student, test="to_torch_values", **sizes):
+    """``to_torch_gru(Wx, Wh, bx, bh)`` returns an nn.GRU (batch first, float64) whose output
+    equals rnn_ref's gru_forward on random inputs. Names reshaped weights and swapped or merged biases."""
     try:
-        if "rnn_ref" in inspect.getsource(fn):
+        if "rnn_ref" in inspect.getsource(to_torch_gru_student):
             raise ForbiddenShortcut("`to_torch_gru` uses rnn_ref (its torch_interop does this exercise). "
                                     "Copy the weights yourself, so its tests score 0.")
     except (OSError, TypeError):
         pass
     p = draw(test, **sizes)
-    call = call_student(fn, *_params(p), own_implementation=False)
+    call = call_student(to_torch_gru_student, *_params(p), own_implementation=False)
     gru = call.value
     assert_unchanged(call, "to_torch_gru")
     if not isinstance(gru, torch.nn.GRU):
@@ -244,6 +286,12 @@ def check_to_torch(fn, test="to_torch", **sizes):
     }
     assert_close("gru(x, h0) output", out.numpy(), gru_forward(p["x"], p["h0"], Wx, Wh, bx, bh)[0],
                  axes=SEQ_AXES, variants=variants)
+
+
+def to_torch_edge_sizes(to_torch_gru_student):
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    to_torch_values(to_torch_gru_student, test="to_torch_single_step", T=1)
+    to_torch_values(to_torch_gru_student, test="to_torch_single_unit", N=1, H=1)
 
 
 def _grad_axes(name):
