@@ -53,7 +53,8 @@ def reverse_within_lengths(a, lengths):
     return a[np.arange(N)[:, None], source]
 
 
-def _check_lengths(lengths, N, T):
+def check_lengths(lengths, N, T):
+    """lengths (N,) integers in [0, T] as an array, or all T when lengths is None; ValueError otherwise."""
     if lengths is None:
         return np.full(N, T)
     lengths = check_shape("lengths", lengths, (N,))
@@ -62,7 +63,7 @@ def _check_lengths(lengths, N, T):
     return lengths
 
 
-def _check_params(name, params, cell):
+def check_params(name, params, cell):
     """ValueError unless ``params`` has exactly the keys the cell's forward accepts."""
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -75,8 +76,11 @@ def _check_params(name, params, cell):
                          f"and options optional); missing {sorted(missing)}, unknown {sorted(unknown)}")
 
 
-def _run_direction(x, params, cell):
-    """One direction's forward over x (N, T, D), h0 defaulting to zeros."""
+def run_direction(x, params, cell):
+    """The cell's sequence forward over x (N, T, D) with a params dict; h0 is zeros if left out.
+
+    Returns the forward's (hs (N, T, H), cache), cache for the cell's sequence backward.
+    """
     params = dict(params)
     if "h0" not in params:
         Wh = np.asarray(params["Wh"])
@@ -101,11 +105,11 @@ def birnn_forward(x, params_fwd, params_bwd, cell="elman", lengths=None):
     """
     x = check_shape("x", x, (None, None, None))
     N, T, _ = x.shape
-    lengths = _check_lengths(lengths, N, T)
-    _check_params("params_fwd", params_fwd, cell)
-    _check_params("params_bwd", params_bwd, cell)
-    h_fwd, cache_fwd = _run_direction(x, params_fwd, cell)
-    h_bwd_reversed, cache_bwd = _run_direction(reverse_within_lengths(x, lengths), params_bwd, cell)
+    lengths = check_lengths(lengths, N, T)
+    check_params("params_fwd", params_fwd, cell)
+    check_params("params_bwd", params_bwd, cell)
+    h_fwd, cache_fwd = run_direction(x, params_fwd, cell)
+    h_bwd_reversed, cache_bwd = run_direction(reverse_within_lengths(x, lengths), params_bwd, cell)
     mask = step_mask(lengths, T)[:, :, None]
     out = np.concatenate([h_fwd, reverse_within_lengths(h_bwd_reversed, lengths)], axis=2) * mask
     cache = (cell, lengths, out.shape, tuple(params_fwd), tuple(params_bwd), cache_fwd, cache_bwd)
