@@ -1,0 +1,1 @@
+"""Applications: real tasks, trained on a laptop CPU, that show why each architecture exists."""

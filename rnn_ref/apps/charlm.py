@@ -1,0 +1,140 @@
+"""Task 1: a character-level language model of the course text (the slides' "hell" -> "ello").
+
+An Elman RNN, an LSTM and a GRU (torch, one layer) read the training text as B parallel streams
+cut into chunks of ``seq_len`` characters; the state is carried from one chunk to the next and
+the gradient is cut between chunks (truncated BPTT). Each model trains for a fixed CPU budget
+with Adam, gradient clipping and a learning rate that decays to zero over the last 30 % of the
+budget. They are scored in bits per character on the held-out text, read as one long sequence,
+next to the smoothed n-gram baselines of :mod:`rnn_ref.apps.ngram` computed on the same split.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .models import CharLM, detach_state
+from .ngram import ngram_baselines
+from .store import cached
+from .text import CharVocab, course_split, fingerprint
+from .training import decayed_lr, run_steps, seed_everything, smooth
+
+# The configurations reported in the book: the same budget and sizes for the three cells.
+MODELS = {
+    "elman": dict(cell="elman", hidden_size=512, lr=0.002),
+    "lstm": dict(cell="lstm", hidden_size=512, lr=0.003),
+    "gru": dict(cell="gru", hidden_size=512, lr=0.003),
+}
+TEMPERATURES = (0.5, 0.8, 1.0)
+
+
+def course_data():
+    """(train_text, heldout_text, vocab) of the course text; see :mod:`rnn_ref.apps.text`."""
+    train, heldout = course_split()
+    return train, heldout, CharVocab(train + heldout)
+
+
+def make_config(cell="lstm", hidden_size=512, lr=0.003, embed_size=64, seq_len=50, batch=32,
+                seconds=60, max_steps=100_000, seed=0):
+    """A character-model configuration (a dict), tied to the text by its fingerprint."""
+    train, heldout, _ = course_data()
+    return {"task": "charlm", "data": fingerprint(train + heldout), "cell": cell,
+            "hidden_size": hidden_size, "embed_size": embed_size, "lr": lr, "seq_len": seq_len,
+            "batch": batch, "seconds": seconds, "max_steps": max_steps, "seed": seed}
+
+
+def stream_batches(ids, batch):
+    """Cut a long id array (L,) into ``batch`` parallel streams: inputs and targets (B, L // B)."""
+    n = (len(ids) - 1) // batch
+    x = torch.as_tensor(ids[:n * batch]).view(batch, n)
+    y = torch.as_tensor(ids[1:n * batch + 1]).view(batch, n)
+    return x, y
+
+
+@torch.no_grad()
+def evaluate_bpc(model, ids, chunk=2000):
+    """Bits per character of ``ids`` (L,) read as one sequence, state carried across chunks."""
+    model.eval()
+    x, y = torch.as_tensor(ids[:-1])[None], torch.as_tensor(ids[1:])[None]
+    total, state = 0.0, None
+    for start in range(0, x.shape[1], chunk):
+        scores, state = model(x[:, start:start + chunk], state)
+        total += F.cross_entropy(scores[0], y[0, start:start + chunk], reduction="sum").item()
+    model.train()
+    return total / x.shape[1] / math.log(2)
+
+
+@torch.no_grad()
+def sample(model, vocab, prompt, length, temperature, seed=0):
+    """Generate ``length`` characters after ``prompt``, drawing from softmax(scores / temperature)."""
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    scores, state = model(torch.as_tensor(vocab.encode(prompt))[None])
+    out = []
+    for _ in range(length):
+        probs = F.softmax(scores[0, -1] / temperature, dim=-1)
+        nxt = torch.multinomial(probs, 1, generator=gen)
+        out.append(int(nxt))
+        scores, state = model(nxt[None], state)
+    model.train()
+    return prompt + vocab.decode(out)
+
+
+def train_charlm(config):
+    """Train one character model for its budget; returns metrics, curve and samples (a dict)."""
+    train, heldout, vocab = course_data()
+    seed_everything(config["seed"])
+    model = CharLM(len(vocab), config["cell"], config["hidden_size"], config["embed_size"])
+    opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    x, y = stream_batches(vocab.encode(train), config["batch"])
+    T = config["seq_len"]
+    carried = {"pos": 0, "state": None}
+
+    def step(i, progress):
+        pos = carried["pos"]
+        if pos + T > x.shape[1]:  # end of an epoch: start again from a zero state
+            pos, carried["state"] = 0, None
+        scores, state = model(x[:, pos:pos + T], detach_state(carried["state"]))
+        carried["pos"], carried["state"] = pos + T, state
+        loss = F.cross_entropy(scores.reshape(-1, len(vocab)), y[:, pos:pos + T].reshape(-1))
+        for group in opt.param_groups:
+            group["lr"] = decayed_lr(config["lr"], progress)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item() / math.log(2)
+
+    bpcs, cpu, wall = run_steps(step, config["max_steps"], config["seconds"], f"char {config['cell']}")
+    return {
+        "heldout_bpc": evaluate_bpc(model, vocab.encode(heldout)),
+        "train_bpc_curve": smooth(bpcs),
+        "steps": len(bpcs), "chars_seen": len(bpcs) * T * config["batch"],
+        "cpu_seconds": cpu, "wall_seconds": wall,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "samples": {str(t): sample(model, vocab, "The ", 240, t, seed=config["seed"]) for t in TEMPERATURES},
+    }
+
+
+def train_baselines(config):
+    """Held-out bits per character of every n-gram baseline of ``config`` (a dict)."""
+    train, heldout, vocab = course_data()
+    return {"rows": ngram_baselines(train, heldout, len(vocab), range(1, config["max_order"] + 1),
+                                    tuple(config["ks"]))}
+
+
+def baselines(retrain=False, results_dir=None):
+    """The stored n-gram baselines (computed in about 5 s when missing)."""
+    train, heldout, _ = course_data()
+    config = {"task": "ngram", "data": fingerprint(train + heldout), "max_order": 6, "ks": [1.0, 0.1, 0.01]}
+    return cached(config, train_baselines, retrain, results_dir)
+
+
+def results(retrain=False, results_dir=None):
+    """Everything the book shows: {"baselines": [...], "models": {name: result}}."""
+    return {
+        "baselines": baselines(retrain, results_dir)["rows"],
+        "models": {name: cached(make_config(**kw), train_charlm, retrain, results_dir)
+                   for name, kw in MODELS.items()},
+    }

@@ -1,0 +1,99 @@
+"""The torch models of the applications: one recurrent core, three heads.
+
+Every model reads token ids (N, T), embeds them, runs ``nn.RNN`` (Elman, tanh), ``nn.LSTM``
+(gates i, f, g, o) or ``nn.GRU`` (gates r, z, n), batch first, and maps hidden states to scores:
+
+- :class:`CharLM`: scores for the next character at every step (many-to-many);
+- :class:`Classifier`: one label per sequence from the state after its last real token
+  (many-to-one);
+- :class:`Tagger`: one label per token, optionally bidirectional (many-to-many, aligned).
+"""
+
+import torch
+from torch import nn
+
+CELLS = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def recurrent_layer(cell, input_size, hidden_size, bidirectional=False):
+    """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, one layer."""
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
+    return CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+
+
+def detach_state(state):
+    """Cut the graph behind a carried state (truncated BPTT): a tensor or an (h, c) pair."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class CharLM(nn.Module):
+    """Character language model: ids (N, T) -> next-character scores (N, T, V), new state."""
+
+    def __init__(self, vocab_size, cell="lstm", hidden_size=256, embed_size=64):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_size)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, ids, state=None):
+        hs, state = self.rnn(self.embed(ids), state)
+        return self.out(hs), state
+
+
+class Classifier(nn.Module):
+    """Many-to-one: ids (N, T) padded, lengths (N,) -> class scores (N, K).
+
+    The label is read from the hidden state after the last real token of each sequence.
+    """
+
+    def __init__(self, vocab_size, num_classes, cell="lstm", hidden_size=64, embed_size=32):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_size)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size)
+        self.out = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, ids, lengths):
+        hs, _ = self.rnn(self.embed(ids))
+        last = hs[torch.arange(ids.shape[0]), lengths - 1]  # (N, H)
+        return self.out(last)
+
+
+class Tagger(nn.Module):
+    """Many-to-many, aligned: ids (N, T) padded, lengths (N,) -> tag scores (N, T, K).
+
+    A bidirectional tagger concatenates the forward state (words 1..t) and the backward state
+    (words T..t) at every step, so its tag for a word can depend on the words after it. The
+    sequences are packed, so the backward direction starts at each sequence's own last word.
+    """
+
+    def __init__(self, vocab_size, num_tags, cell="lstm", hidden_size=32, embed_size=32,
+                 bidirectional=False):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_size)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size, bidirectional)
+        self.out = nn.Linear(hidden_size * (2 if bidirectional else 1), num_tags)
+
+    def forward(self, ids, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        hs, _ = self.rnn(packed)
+        hs, _ = nn.utils.rnn.pad_packed_sequence(hs, batch_first=True, total_length=ids.shape[1])
+        return self.out(hs)
+
+
+class BagOfWords(nn.Module):
+    """Logistic regression on word counts: ids (N, T) padded with 0 -> class scores (N, K).
+
+    Word order is thrown away: every permutation of a review gets the same scores.
+    """
+
+    def __init__(self, vocab_size, num_classes):
+        super().__init__()
+        self.weights = nn.EmbeddingBag(vocab_size, num_classes, mode="sum", padding_idx=0)
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, ids, lengths=None):
+        return self.weights(ids) + self.bias
