@@ -207,3 +207,17 @@ def test_bad_upstream_gradient_shape_raises():
     out, cache = birnn_forward(x, pf, pb, "gru", lengths)
     with pytest.raises(ValueError, match="dout has shape"):
         birnn_backward(np.zeros(out.shape[:2] + (out.shape[2] + 1,)), cache)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_float32_runs_in_float32_close_to_float64(cell):
+    x, pf, pb, lengths, rng = random_case(cell, 7, True)
+    out64, cache64 = birnn_forward(x, pf, pb, cell, lengths)
+    f32 = [{k: v.astype(np.float32) if isinstance(v, np.ndarray) else v for k, v in p.items()} for p in (pf, pb)]
+    out32, cache32 = birnn_forward(x.astype(np.float32), *f32, cell, lengths)
+    dout = rng.standard_normal(out64.shape)
+    dx32, gf32, _ = birnn_backward(dout.astype(np.float32), cache32)
+    dx64, gf64, _ = birnn_backward(dout, cache64)
+    assert out32.dtype == dx32.dtype == gf32["Wh"].dtype == np.float32
+    assert np.allclose(out32, out64, atol=1e-5) and np.allclose(dx32, dx64, atol=1e-4)
+    assert np.allclose(gf32["Wh"], gf64["Wh"], atol=1e-4)
