@@ -134,3 +134,15 @@ def test_bad_arguments_raise_value_error():
     out, cache = stacked_forward(x, layers, "gru")
     with pytest.raises(ValueError, match="dout has shape"):
         stacked_backward(np.zeros(out.shape[:2] + (out.shape[2] + 1,)), cache)
+
+
+def test_inputs_params_and_upstream_gradient_are_not_mutated():
+    x, layers, lengths, rng = random_stack("lstm", 5, True, with_lengths=True)
+    keys, arrays = flatten(layers)
+    copies = [x.copy()] + [a.copy() for a in arrays]
+    out, cache = stacked_forward(x, layers, "lstm", lengths)
+    dout = rng.standard_normal(out.shape)
+    dcopy = dout.copy()
+    stacked_backward(dout, cache)
+    assert np.array_equal(dout, dcopy)
+    assert all(np.array_equal(a, c) for a, c in zip([x] + flatten(layers)[1], copies))
