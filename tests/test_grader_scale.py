@@ -1,0 +1,74 @@
+"""Grading a large class: a shared PostgreSQL gradebook, shards, parallel jobs, resuming.
+
+The PostgreSQL server is real (tests/postgres.py starts one on loopback for the session).
+"""
+
+import multiprocessing
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.database import (exclusive, gradebook_url, in_shard, parse_shard,
+                                 prepare_gradebook, shard_of)
+from postgres import postgres_server  # noqa: F401 (session fixture)
+
+COURSE = "rnn-course"
+
+
+def _write_students(url, students, barrier):
+    """One grader: create the schema, register the assignment, record a score per student."""
+    barrier.wait()  # both writers start together
+    prepare_gradebook(url, COURSE)
+    with exclusive(url, "assignment"):
+        with Gradebook(url, COURSE) as gb:
+            gb.update_or_create_assignment("a_test")
+            gb.update_or_create_notebook("a_test", "a_test")
+            gb.update_or_create_grade_cell("t1", "a_test", "a_test", max_score=2.0, cell_type="code")
+    with Gradebook(url, COURSE) as gb:
+        for k, student in enumerate(students):
+            gb.update_or_create_student(student)
+            gb.add_submission("a_test", student)
+            grade = gb.find_grade("t1", "a_test", "a_test", student)
+            grade.auto_score = float(k % 3)
+            gb.db.commit()
+
+
+def test_two_graders_write_one_postgresql_gradebook_at_once(postgres_server):
+    url = gradebook_url(postgres_server.new_database(), None)
+    students = [f"s{k:03d}" for k in range(12)]
+    shards = [[s for s in students if in_shard(s, (k, 2))] for k in (1, 2)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [ctx.Process(target=_write_students, args=(url, part, barrier)) for part in shards]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    with Gradebook(url, COURSE) as gb:
+        assert sorted(s.id for s in gb.students) == students
+        scores = {s: gb.find_grade("t1", "a_test", "a_test", s).score for s in students}
+    expected = {s: float(part.index(s) % 3) for part in shards for s in part}
+    assert scores == expected
+
+
+def test_gradebook_url_defaults_to_sqlite_and_picks_the_installed_postgresql_driver(tmp_path):
+    assert gradebook_url(None, tmp_path) == f"sqlite:///{tmp_path.resolve()}/gradebook.db"
+    assert gradebook_url("postgresql://u@h/db", tmp_path) == "postgresql+psycopg2://u@h/db"
+    assert gradebook_url("postgresql+psycopg2://u@h/db", tmp_path) == "postgresql+psycopg2://u@h/db"
+    for bad in ("mysql://u@h/db", "gradebook.db", "postgres:/x"):
+        with pytest.raises(ValueError, match="--db"):
+            gradebook_url(bad, tmp_path)
+
+
+def test_shards_split_the_class_exactly_once():
+    students = [f"student-{k}" for k in range(300)]
+    for m in (1, 2, 3, 7):
+        parts = [[s for s in students if in_shard(s, (k, m))] for k in range(1, m + 1)]
+        assert sorted(sum(parts, [])) == sorted(students)
+        assert min(map(len, parts)) > 300 / m / 2  # no shard left nearly empty
+    assert shard_of("alice", 5) == shard_of("alice", 5)
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "2", "a/b", "1/0"):
+        with pytest.raises(ValueError, match="--shard"):
+            parse_shard(bad)
