@@ -125,16 +125,16 @@ def backward_variants(x, pf, pb, lengths, dout):
 # ---------------------------------------------------------------------------------------------
 # Random problems.
 
-def draw(test, N=None, T=None, D=None, H=None):
+def draw(test, N=None, T=None, D=None, H=None, full=False):
     """A random padded batch for the Elman BiRNN: x (N, T, D), lengths (N,) with one full-length
-    sequence and one shorter (when N >= 2), params_fwd / params_bwd {h0, Wx, Wh, b}, dout (N, T, 2H)."""
+    sequence and one shorter (when N >= 2 and T >= 2; all T when ``full``), params_fwd /
+    params_bwd {h0, Wx, Wh, b}, dout (N, T, 2H), a (N, T, 3) to reverse."""
     r = rng(test)
     N = N or int(r.integers(2, 5))
-    T, D, H = (v or int(r.integers(2, 6)) for v in (T, D, H))
-    lengths = r.integers(1, T + 1, size=N)
-    lengths[0] = T
-    if N > 1:
-        lengths[1] = int(r.integers(1, T)) if T > 1 else 1
+    T, D, H = (v or int(r.integers(3, 7)) for v in (T, D, H))
+    lengths = np.full(N, T) if full else r.integers(1, T + 1, size=N)
+    if N > 1 and T > 1 and not full:
+        lengths[1] = int(r.integers(1, T))
     params = [{"h0": r.normal(size=(N, H)), "Wx": r.normal(scale=0.6, size=(D, H)),
                "Wh": r.normal(scale=0.6, size=(H, H)), "b": r.normal(scale=0.5, size=H)} for _ in range(2)]
     return {"x": r.normal(size=(N, T, D)), "lengths": lengths, "pf": params[0], "pb": params[1],
@@ -142,49 +142,95 @@ def draw(test, N=None, T=None, D=None, H=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# The checks the notebook's test cells call.
+# The graded tests: one public function per test cell of a6_birnn.
 
-def check_reverse(fn, test="reverse", **sizes):
-    """reverse_within_lengths(a, lengths) against rnn_ref's; applied twice gives a back."""
+def reverse_values(reverse_within_lengths_student, test="reverse_values", **sizes):
+    """reverse_within_lengths(a, lengths) against rnn_ref's, on a padded batch."""
     p = draw(test, **sizes)
-    call = _call(fn, p["a"], p["lengths"], names=["a", "lengths"])
+    call = call_student(reverse_within_lengths_student, p["a"], p["lengths"], names=["a", "lengths"])
     assert_unchanged(call, "reverse_within_lengths")
     assert_close("reverse_within_lengths(a, lengths)", call.value, reverse_within_lengths(p["a"], p["lengths"]),
                  axes=("batch row", "time step t", "feature"),
                  variants={REVERSE_FULL: full_reverse(p["a"], p["lengths"])})
 
 
-def check_forward(fn, test="forward", **sizes):
-    """The wrapper's output (N, T, 2H) against rnn_ref.birnn; names the usual wrapper mistakes."""
+def reverse_edge_sizes(reverse_within_lengths_student):
+    """Edge cases: T = 1; no padding at all; a sequence of length 0 (all padding)."""
+    reverse_values(reverse_within_lengths_student, test="reverse_single_step", T=1)
+    reverse_values(reverse_within_lengths_student, test="reverse_no_padding", full=True)
+    p = draw("reverse_empty_sequence", N=3)
+    lengths = np.array([p["a"].shape[1], 0, 1])
+    call = call_student(reverse_within_lengths_student, p["a"], lengths, names=["a", "lengths"])
+    assert_close("reverse_within_lengths(a, [T, 0, 1])", call.value, reverse_within_lengths(p["a"], lengths),
+                 axes=("batch row", "time step t", "feature"))
+
+
+def _forward(birnn_forward_student, test, **sizes):
     p = draw(test, **sizes)
     args = (p["x"], p["pf"], p["pb"], p["lengths"])
-    call = _call(fn, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
-    out, _ = unpack("birnn_forward(...)", call.value, 2)
-    assert_unchanged(call, "birnn_forward")
+    call = _call(birnn_forward_student, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
+    out, cache = unpack("birnn_forward(...)", call.value, 2)
+    return call, out, cache, p, args
+
+
+def forward_values(birnn_forward_student, test="forward_values", **sizes):
+    """The wrapper's output (N, T, 2H) against rnn_ref.birnn; names the usual wrapper mistakes."""
+    _, out, _, p, args = _forward(birnn_forward_student, test, **sizes)
     expected, _ = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
     assert_close("out", out, expected, axes=SEQ_AXES, variants=forward_variants(*args))
 
 
-def check_backward(forward, backward, test="backward", **sizes):
-    """dx and both directions' parameter gradients against rnn_ref.birnn, through the student's cache."""
-    p = draw(test, **sizes)
-    args = (p["x"], p["pf"], p["pb"], p["lengths"])
-    call = _call(forward, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
-    out, cache = unpack("birnn_forward(...)", call.value, 2)
+def forward_without_padding(birnn_forward_student):
+    """Every sequence has all T steps: the backward direction simply reads x_T ... x_1."""
+    forward_values(birnn_forward_student, test="forward_without_padding", full=True)
+
+
+def forward_inputs_unchanged(birnn_forward_student):
+    """birnn_forward leaves x, the params and lengths as they were."""
+    call, *_ = _forward(birnn_forward_student, "forward_inputs_unchanged")
+    assert_unchanged(call, "birnn_forward")
+
+
+def forward_edge_sizes(birnn_forward_student):
+    """Edge cases T = 1, then H = 1."""
+    forward_values(birnn_forward_student, test="forward_single_step", T=1)
+    forward_values(birnn_forward_student, test="forward_single_unit", H=1)
+
+
+def _backward(birnn_forward_student, birnn_backward_student, test, **sizes):
+    _, out, cache, p, args = _forward(birnn_forward_student, test, **sizes)
     expected_out, cache_ref = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
     assert_close("out from your birnn_forward", out, expected_out, axes=SEQ_AXES,
                  hint="The backward is checked through your forward's cache: fix the forward first.")
-    call = _call(backward, p["dout"], cache, names=["dout", "cache"])
-    dx, grads_fwd, grads_bwd = unpack("birnn_backward(...)", call.value, 3)
-    assert_unchanged(call, "birnn_backward")
-    dx_ref, ref_fwd, ref_bwd = birnn_backward(p["dout"], cache_ref)
+    call = _call(birnn_backward_student, p["dout"], cache, names=["dout", "cache"])
+    grads = unpack("birnn_backward(...)", call.value, 3)
+    return call, grads, birnn_backward(p["dout"], cache_ref), p, args
+
+
+def backward_values(birnn_forward_student, birnn_backward_student, test="backward_values", **sizes):
+    """dx and both directions' parameter gradients against rnn_ref.birnn, through the student's cache."""
+    _, (dx, grads_fwd, grads_bwd), (dx_ref, ref_fwd, ref_bwd), p, args = _backward(
+        birnn_forward_student, birnn_backward_student, test, **sizes)
     variants = backward_variants(*args, p["dout"])
     assert_close("dx", dx, dx_ref, axes=("batch row", "time step t", "input feature"), variants=variants["dx"])
     for direction, got, ref in (("fwd", grads_fwd, ref_fwd), ("bwd", grads_bwd, ref_bwd)):
-        label = "grads_fwd" if direction == "fwd" else "grads_bwd"
+        label = f"grads_{direction}"
         if not isinstance(got, dict) or set(got) != set(PARAM_NAMES):
             keys = sorted(got) if isinstance(got, dict) else type(got).__name__
             raise CheckFailed(f"`{label}` should be a dict with keys {list(PARAM_NAMES)} (the params' "
-                                 f"names), got {keys}.")
+                              f"names), got {keys}.")
         for name in PARAM_NAMES:
             assert_close(f'{label}["{name}"]', got[name], ref[name], variants=variants[f"{direction}:{name}"])
+
+
+def backward_inputs_unchanged(birnn_forward_student, birnn_backward_student):
+    """birnn_backward leaves dout as it was."""
+    call, *_ = _backward(birnn_forward_student, birnn_backward_student, "backward_inputs_unchanged")
+    assert_unchanged(call, "birnn_backward")
+
+
+def backward_edge_sizes(birnn_forward_student, birnn_backward_student):
+    """Edge cases T = 1, then H = 1, then no padding."""
+    backward_values(birnn_forward_student, birnn_backward_student, test="backward_single_step", T=1)
+    backward_values(birnn_forward_student, birnn_backward_student, test="backward_single_unit", H=1)
+    backward_values(birnn_forward_student, birnn_backward_student, test="backward_without_padding", full=True)
