@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from fd_richardson import layer_gradient_errors
 from rnn_ref.gradcheck import rel_error
 from rnn_ref.stacked import stacked_backward, stacked_forward
 from test_birnn import TO_TORCH, random_params
@@ -54,7 +53,7 @@ def rebuild(layers, keys, arrays):
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cell", CELL_NAMES)
-def test_gradients_match_finite_differences(cell, bidirectional):
+def test_gradients_match_finite_differences(cell, bidirectional, gradient_errors):
     x, layers, lengths, rng = random_stack(cell, 1, bidirectional, with_lengths=True)
     keys, arrays = flatten(layers)
 
@@ -66,7 +65,7 @@ def test_gradients_match_finite_differences(cell, bidirectional):
         return (dx, *flatten(grads)[1])
 
     dout = rng.standard_normal(forward(x, *arrays)[0].shape)
-    errors = layer_gradient_errors(forward, backward, [x, *arrays], dout)
+    errors = gradient_errors(forward, backward, [x, *arrays], dout)
     assert max(errors) < 1e-7, errors
 
 
