@@ -19,12 +19,12 @@ def release(assignments=None, out_dir=NOTEBOOKS, log=print):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for assignment in assignments:
-        with tempfile.TemporaryDirectory(prefix=f"release-{assignment}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="release-") as tmp:  # one course, one gradebook
+        for assignment in assignments:
             api = make_course_dir(tmp, assignment)
             released = generate_assignment(api, assignment)
             target = out_dir / f"{assignment}.ipynb"
             shutil.copyfile(released, target)
-        log(f"{assignment}: wrote {target}")
-        written.append(target)
+            log(f"{assignment}: wrote {target}")
+            written.append(target)
     return written

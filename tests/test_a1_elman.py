@@ -1,0 +1,144 @@
+"""a1_elman graded for real: the solution, the blank copy, mutants from the mistake list, bad files.
+
+One session fixture grades every submission in one ``grade`` run (one kernel per notebook).
+"""
+
+import warnings
+
+import nbformat
+import pytest
+
+from grading import (failed_tests, feedback_text, grade_all, mutant, points, read_csv, solved,
+                     student_copy)
+
+A = "a1_elman"
+FORWARD_TESTS = {"test_forward_values", "test_forward_edge_sizes"}
+PREDICT_TESTS = {"test_predict_values", "test_predict_edge_sizes"}
+UNROLL_TESTS = {"test_unroll_order", "test_unroll_elman", "test_unroll_single_step"}
+STEP_LINE = "h, cache = elman_step_forward(x[:, t], h, Wx, Wh, b)"
+
+# name: (answer cell, replacements, tests that must fail, phrase the feedback must contain)
+MUTANTS = {
+    "missing_tanh": ("answer_state_output",
+                     [("return np.tanh(x @ Wx + h_prev @ Wh + b)", "return x @ Wx + h_prev @ Wh + b")],
+                     {"test_state_values", "test_state_single_unit"} | PREDICT_TESTS,
+                     "without the tanh"),
+    "softmax_unstable": ("answer_state_output",
+                         [("np.exp(scores - scores.max(axis=-1, keepdims=True))", "np.exp(scores)")],
+                         {"test_output_large_scores"}, "NaN or infinity"),
+    "softmax_batch_axis": ("answer_state_output",
+                           [("max(axis=-1", "max(axis=0"), ("sum(axis=-1", "sum(axis=0")],
+                           {"test_output_values", "test_output_large_scores"} | PREDICT_TESTS,
+                           "over the batch axis"),
+    "states_with_s0": ("answer_unroll", [("states, ys = [], []", "states, ys = [s0], []")],
+                       UNROLL_TESTS, "without s0"),
+    "output_from_previous_state": (
+        "answer_unroll",
+        [("s = R(s, xs[:, t])\n        states.append(s)\n        ys.append(O(s))",
+          "ys.append(O(s))\n        s = R(s, xs[:, t])\n        states.append(s)")],
+        UNROLL_TESTS | PREDICT_TESTS, "from the previous state"),
+    "Wh_transposed": ("answer_forward", [(STEP_LINE, STEP_LINE.replace("Wh, b", "Wh.T, b"))],
+                      FORWARD_TESTS, "Wh transposed"),
+    "h0_ignored": ("answer_forward", [("h = h0", "h = np.zeros_like(h0)")], FORWARD_TESTS,
+                   "starts from zeros instead of h0"),
+    "h0_overwritten": ("answer_forward",
+                       [(STEP_LINE + "\n        hs[:, t] = h",
+                         STEP_LINE.replace("h, cache", "h_new, cache")
+                         + "\n        h[:] = h_new  # h is h0 at t = 0: this writes into h0"
+                           "\n        hs[:, t] = h")],
+                       {"test_forward_inputs_unchanged"}, "modified its input"),
+    "calls_rnn_ref": ("answer_step",
+                      [("h = np.tanh(x @ Wx + h_prev @ Wh + b)\n    return h, (x, h_prev, Wx, Wh, h)",
+                        "from rnn_ref.elman import elman_step_forward as reference\n"
+                        "    return reference(x, h_prev, Wx, Wh, b)")],
+                      {"test_step_values", "test_step_single_unit", "test_forward_shape",
+                       "test_forward_inputs_unchanged"} | FORWARD_TESTS,
+                      "asks for your own implementation"),
+}
+
+# A correct answer whose code warns and writes to stderr must keep every point.
+NOISY_STEP = '''
+import sys
+import warnings
+
+def elman_step_forward(x, h_prev, Wx, Wh, b):
+    warnings.warn("a harmless warning from a correct answer", UserWarning)
+    np.log(np.zeros(1))  # numpy RuntimeWarning: divide by zero
+    print("debug output on stderr", file=sys.stderr)
+    h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    return h, (x, h_prev, Wx, Wh, h)
+'''
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """Every a1 submission graded in one run: (results by student, output folder)."""
+    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4),
+                 "noisy": solved(A, answer_step=NOISY_STEP), "not_json": b"{ this is not json",
+                 **{name: mutant(A, cell, *repl) for name, (cell, repl, _, _) in MUTANTS.items()}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return grade_all(A, notebooks, tmp_path_factory.mktemp("a1"), nested={"solution", "blank"},
+                         seed=1234)
+
+
+def test_solution_gets_full_marks(graded):
+    result = graded[0]["solution"]
+    assert result.reason == ""
+    assert result.total == result.max_total == sum(points(A).values())
+
+
+def test_blank_student_copy_scores_zero(graded):
+    result = graded[0]["blank"]
+    assert result.reason == "" and result.total == 0
+
+
+def test_warnings_and_stderr_in_a_correct_answer_cost_nothing(graded):
+    result = graded[0]["noisy"]
+    assert result.total == result.max_total, failed_tests(result)
+
+
+def test_not_json_scores_zero_with_a_reason(graded):
+    results, out = graded
+    assert results["not_json"].total == 0
+    assert "not a readable notebook" in read_csv(out)["not_json"]["reason"]
+    assert "could not be graded" in feedback_text(out, "not_json")
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_tests_and_feedback_names_the_mistake(graded, name):
+    results, out = graded
+    _, _, failing, phrase = MUTANTS[name]
+    result = results[name]
+    assert failed_tests(result) == failing
+    assert result.total == sum(points(A).values()) - sum(points(A)[t] for t in failing)
+    assert phrase in feedback_text(out, name)
+
+
+def test_csv_has_a_row_per_student_with_each_test(graded):
+    results, out = graded
+    rows = read_csv(out)
+    assert set(rows) == set(results)
+    assert float(rows["solution"]["total"]) == float(rows["solution"]["max"]) == sum(points(A).values())
+    assert float(rows["Wh_transposed"]["test_forward_values"]) == 0
+    assert float(rows["Wh_transposed"]["test_step_values"]) == points(A)["test_step_values"]
+
+
+def test_feedback_shows_no_hidden_test(graded):
+    results, out = graded
+    for student in results:
+        text = feedback_text(out, student)
+        assert "HIDDEN TESTS" not in text
+        assert "check.state_single_unit" not in text and "check.forward_edge_sizes" not in text
+
+
+def test_grading_twice_gives_identical_grades(graded, tmp_path):
+    """A second run on some of the same notebooks, with another seed, agrees test by test."""
+    first = graded[0]
+    again = ["solution", "Wh_transposed", "states_with_s0"]
+    notebooks = {"solution": solved(A), **{n: mutant(A, MUTANTS[n][0], *MUTANTS[n][1]) for n in again[1:]}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        second, _ = grade_all(A, notebooks, tmp_path, seed=99)
+    for name in again:
+        assert second[name].scores == first[name].scores

@@ -1,0 +1,29 @@
+"""notebooks/ is what `python -m autograder release` generates from solutions/ (nbgrader)."""
+
+import nbformat
+import pytest
+
+from autograder.course import NOTEBOOKS, available_assignments
+from autograder.release import release
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory):
+    out = tmp_path_factory.mktemp("released")
+    release(out_dir=out, log=lambda _: None)
+    return out
+
+
+@pytest.mark.parametrize("assignment", available_assignments())
+def test_student_notebook_is_up_to_date(released, assignment):
+    fresh = nbformat.read(str(released / f"{assignment}.ipynb"), as_version=4)
+    committed = nbformat.read(str(NOTEBOOKS / f"{assignment}.ipynb"), as_version=4)
+    assert committed == fresh, (f"notebooks/{assignment}.ipynb is out of date: run "
+                                f"`python -m autograder release {assignment}` and commit it")
+
+
+@pytest.mark.parametrize("assignment", available_assignments())
+def test_student_notebook_has_no_solution_or_hidden_test(assignment):
+    text = (NOTEBOOKS / f"{assignment}.ipynb").read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
