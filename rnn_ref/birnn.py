@@ -126,7 +126,7 @@ def birnn_backward(dout, cache):
     grads_bwd["h0"]; no entry for an option, nor for an initial state left out).
     """
     cell, lengths, out_shape, keys_fwd, keys_bwd, cache_fwd, cache_bwd = cache
-    N, T, H = out_shape[0], out_shape[1], out_shape[2] // 2
+    T, H = out_shape[1], out_shape[2] // 2
     dout = check_shape("dout", dout, out_shape) * step_mask(lengths, T)[:, :, None]
     backward, names = CELLS[cell][1], CELLS[cell][2]
     dx_fwd, *grads_fwd = backward(dout[:, :, :H], cache_fwd)
