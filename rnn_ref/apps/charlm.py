@@ -17,7 +17,8 @@ from torch.nn import functional as F
 from .models import CharLM, detach_state
 from .ngram import ngram_baselines
 from .store import cached
-from .text import CharVocab, course_split, fingerprint
+from ..vocab import Vocabulary
+from .text import course_split, fingerprint
 from .training import decayed_lr, run_steps, seed_everything, smooth
 
 # The configurations reported in the book: the same budget and sizes for the three cells.
@@ -32,7 +33,7 @@ TEMPERATURES = (0.5, 0.8, 1.0)
 def course_data():
     """(train_text, heldout_text, vocab) of the course text; see :mod:`rnn_ref.apps.text`."""
     train, heldout = course_split()
-    return train, heldout, CharVocab(train + heldout)
+    return train, heldout, Vocabulary.from_text(train + heldout)
 
 
 def make_config(cell="lstm", hidden_size=512, lr=0.003, embed_size=64, seq_len=50, batch=32,

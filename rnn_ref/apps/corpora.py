@@ -66,9 +66,11 @@ def sentiment_corpus(n, seed, constructions=CONSTRUCTIONS):
     """n reviews, the constructions in equal shares (cycled), shuffled by ``seed``.
 
     Returns a list of (words, label, construction): words a list of str, label 1 (positive) or
-    0 (negative), construction its name. The bag of words of a review decides its label only for
-    "plain"; every other construction has pairs of reviews with the same words and opposite
-    labels, so a bag-of-words model is at chance on them.
+    0 (negative), construction its name. "negation scope", "but clause" and "intensifier" have
+    pairs of reviews with the same words and opposite labels, so a bag-of-words model is at
+    chance on them. In "negation" and "distractor" the opinion word means the opposite of what
+    it means in "plain": a linear bag-of-words model cannot fit both (the weight of "not" would
+    have to outweigh every opinion word in both directions at once).
     """
     rng = np.random.default_rng(seed)
     names = [constructions[i % len(constructions)] for i in range(n)]

@@ -1,4 +1,4 @@
-"""Real text that every Python installation carries, and the character vocabulary over it.
+"""Real text that every Python installation carries.
 
 **The course text** is the English reference documentation bundled with the standard library
 in ``pydoc_data.topics`` (what ``help("if")`` prints): 79 topics, about 465,000 characters,
@@ -8,12 +8,12 @@ the nearest line break) is the training text, the rest the held-out text; no mod
 the held-out text during training. The text differs slightly between Python versions, so
 results are stored under a key that includes :func:`fingerprint` of the text.
 
-**Python source** for the tagging task comes from :mod:`rnn_ref.apps.tagging`.
+Characters become ids through :class:`rnn_ref.vocab.Vocabulary`, built from the whole text
+(training and held-out): a closed vocabulary, as usual for character models, so every held-out
+character has an id.
 """
 
 import hashlib
-
-import numpy as np
 
 HELDOUT_FRACTION = 0.1
 
@@ -35,26 +35,3 @@ def course_split(heldout_fraction=HELDOUT_FRACTION):
 def fingerprint(text):
     """A short hash of a text, put into result keys so that a different text trains anew."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-class CharVocab:
-    """A fixed alphabet: characters <-> integer ids 0 .. V-1, in sorted order of character.
-
-    Built from the whole text (training and held-out), so every held-out character has an id:
-    a closed vocabulary, as usual for character models.
-    """
-
-    def __init__(self, text):
-        self.chars = sorted(set(text))
-        self.index = {c: i for i, c in enumerate(self.chars)}
-
-    def __len__(self):
-        return len(self.chars)
-
-    def encode(self, text):
-        """str of length T -> int64 array (T,)."""
-        return np.fromiter((self.index[c] for c in text), dtype=np.int64, count=len(text))
-
-    def decode(self, ids):
-        """Sequence of ids -> str."""
-        return "".join(self.chars[int(i)] for i in ids)

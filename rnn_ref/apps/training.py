@@ -3,7 +3,7 @@
 Each run stops by itself: after ``max_steps`` updates or ``seconds`` of CPU time, whichever
 comes first. Training uses one thread, so ``seconds`` of CPU time is that many seconds of one
 core: the wall-clock time on an idle machine, and the same amount of work when other programs
-share the CPU (a wall-clock cap of four times the budget still stops a starved run). A run that
+share the CPU (a wall-clock cap of ten times the budget still stops a starved run). A run that
 stops on steps is reproducible bit for bit on the same machine; a run that stops on time does as
 many steps as the core allows (the stored result records how many).
 """
@@ -44,7 +44,7 @@ def run_steps(step, max_steps, seconds, desc="training", stop_loss=None):
     with tqdm(total=max_steps, desc=desc, disable=not show_progress(), leave=False) as bar:
         for i in range(max_steps):
             cpu = time.process_time() - cpu0
-            if cpu >= seconds or time.perf_counter() - wall0 >= 4 * seconds:
+            if cpu >= seconds or time.perf_counter() - wall0 >= 10 * seconds:
                 break
             losses.append(float(step(i, max(i / max_steps, cpu / seconds))))
             bar.update()

@@ -1,0 +1,45 @@
+"""The targets of the applications, measured from the stored (or freshly trained) results."""
+
+from . import charlm, memory, sentiment, tagging
+
+
+def best_baseline(rows):
+    """The n-gram baseline with the lowest held-out bits per character (a row dict)."""
+    return min(rows, key=lambda r: r["bpc"])
+
+
+def targets(retrain=False, results_dir=None):
+    """Rows (target, measured, met) for the four tasks; trains whatever is not stored."""
+    lm = charlm.results(retrain, results_dir)
+    best_name, best = min(lm["models"].items(), key=lambda kv: kv[1]["heldout_bpc"])
+    base = best_baseline(lm["baselines"])
+    base_name = f"{base['smoothing']} n={base['n']}" + (f" k={base['k']}" if "k" in base else "")
+    senti = sentiment.results(retrain, results_dir)
+    lstm_acc = senti["lstm"]["test_accuracy"]["overall"]
+    bow_acc = senti["bag of words"]["test_accuracy"]["overall"]
+    tags = tagging.results(retrain, results_dir)
+    uni = tags["unidirectional"]["test_accuracy"]["token"]
+    bi = tags["bidirectional"]["test_accuracy"]["token"]
+    mem = memory.results(retrain, results_dir)
+    gap = {cell: memory.longest_solved(rows) for cell, rows in mem["recall"].items()}
+    ratio = gap["lstm"] / gap["elman"] if gap["elman"] else float("inf")
+    return [
+        ("char model <= 1.8 bits/char held out, 60 s CPU",
+         f"{best_name}: {best['heldout_bpc']:.3f}", best["heldout_bpc"] <= 1.8),
+        ("char model beats every smoothed n-gram (n <= 6)",
+         f"best n-gram {base_name}: {base['bpc']:.3f}", best["heldout_bpc"] < base["bpc"]),
+        ("sentiment: LSTM >= 95 %, bag of words <= ~80 %",
+         f"LSTM {lstm_acc:.1%}, bag of words {bow_acc:.1%}", lstm_acc >= 0.95 and bow_acc <= 0.8),
+        ("tagging: bidirectional beats unidirectional",
+         f"token accuracy bi {bi:.1%}, uni {uni:.1%}", bi > uni),
+        ("recall: LSTM gap >= 5x Elman gap",
+         f"longest gap solved: LSTM {gap['lstm']}, GRU {gap['gru']}, Elman {gap['elman']}", ratio >= 5),
+    ]
+
+
+def format_targets(rows):
+    """The target rows as a plain-text table."""
+    width = max(len(t) for t, _, _ in rows)
+    lines = [f"{'target':<{width}}  met  measured"]
+    lines += [f"{t:<{width}}  {'yes' if met else 'NO ':<3}  {m}" for t, m, met in rows]
+    return "\n".join(lines)
