@@ -179,8 +179,9 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, reset="after"):
     scale = np.ones(3 * H, dtype=dtype)
     scale[:2 * H] = 0.5  # r and z columns
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
-    ax = (x_tm.reshape(T * N, D) @ (Wx * scale) + bx * scale).reshape(T, N, 3 * H)
-    Wh_scaled, bh_scaled = Wh * scale, bh * scale
+    ax = np.empty((T, N, 3 * H), dtype=dtype)
+    np.matmul(x_tm.reshape(T * N, D), Wx * scale, out=ax.reshape(T * N, 3 * H))
+    Wh_scaled, bx_scaled, bh_scaled = Wh * scale, bx * scale, bh * scale
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
     hn = np.empty((T, N, H), dtype=dtype)
@@ -190,6 +191,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, reset="after"):
         rh = np.empty((N, H), dtype=dtype)
     for t in range(T):
         a = ax[t]  # (N, 3H): input parts, becomes the gates r, z, n
+        a += bx_scaled  # per step, where the block is in cache
         h = hs[t]
         if reset == "after":
             np.matmul(h, Wh_scaled, out=ah)

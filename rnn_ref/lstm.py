@@ -175,8 +175,9 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     dtype = x.dtype
     scale, offset = _sigmoid_scale(H, dtype)
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
-    gates = (x_tm.reshape(T * N, D) @ (Wx * scale) + b * scale).reshape(T, N, 4 * H)
-    Wh_scaled = Wh * scale
+    gates = np.empty((T, N, 4 * H), dtype=dtype)
+    np.matmul(x_tm.reshape(T * N, D), Wx * scale, out=gates.reshape(T * N, 4 * H))
+    Wh_scaled, b_scaled = Wh * scale, b * scale
     hs = np.empty((T + 1, N, H), dtype=dtype)
     cs = np.empty((T + 1, N, H), dtype=dtype)
     tanh_cs = np.empty((T, N, H), dtype=dtype)
@@ -186,6 +187,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     for t in range(T):
         a = gates[t]  # (N, 4H) input part of the pre-activations (scaled), becomes the gates
         a += np.matmul(hs[t], Wh_scaled, out=recurrent)
+        a += b_scaled  # added per step, where the block is in cache, not in one pass over all T
         np.tanh(a, out=a)
         a *= scale
         a += offset
@@ -214,27 +216,33 @@ def lstm_backward(dhs, cache):
     T, N, D = x_tm.shape
     H = Wh.shape[0]
     dhs = check_shape("dhs", dhs, (N, T, H)).astype(hs.dtype, copy=False).transpose(1, 0, 2)
-    # Local derivatives, for all steps at once: sigma' = s (1 - s) for i, f, o; tanh' = 1 - g^2.
-    local = 1 - gates
-    local *= gates
-    g_all = gates[:, :, 2 * H:3 * H]
-    np.multiply(g_all, g_all, out=local[:, :, 2 * H:3 * H])
-    np.subtract(1, local[:, :, 2 * H:3 * H], out=local[:, :, 2 * H:3 * H])
-    dc_from_h = gates[:, :, 3 * H:] * (1 - tanh_cs * tanh_cs)  # dc_t / dh_t = o (1 - tanh^2 c)
     das = np.empty_like(gates)
     dh_next = np.zeros((N, H), dtype=hs.dtype)  # gradient reaching h_t from step t+1
     dc = np.zeros((N, H), dtype=hs.dtype)  # gradient reaching c_t
+    local = np.empty((N, 4 * H), dtype=hs.dtype)  # derivatives of the gates, one step
     tmp = np.empty((N, H), dtype=hs.dtype)
     for t in reversed(range(T)):
-        i, f, g = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H]
+        a = gates[t]
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         da = das[t]
         dh = dhs[t] + dh_next
-        dc += np.multiply(dh, dc_from_h[t], out=tmp)
+        # dc_t += dh_t o (1 - tanh^2 c_t)
+        np.multiply(tanh_cs[t], tanh_cs[t], out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        tmp *= o
+        tmp *= dh
+        dc += tmp
         np.multiply(dc, g, out=da[:, :H])  # di
         np.multiply(dc, cs[t], out=da[:, H:2 * H])  # df (cs[t] is c_{t-1})
         np.multiply(dc, i, out=da[:, 2 * H:3 * H])  # dg
         np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])  # do
-        da *= local[t]  # now the gradient of the pre-activations a_t
+        # sigma' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
+        np.subtract(1, a, out=local)
+        local *= a
+        lg = local[:, 2 * H:3 * H]
+        np.multiply(g, g, out=lg)
+        np.subtract(1, lg, out=lg)
+        da *= local  # now the gradient of the pre-activations a_t
         dc *= f  # dc_{t-1}
         np.matmul(da, Wh.T, out=dh_next)
     das = das.reshape(T * N, 4 * H)
