@@ -1,0 +1,51 @@
+"""rnn_ref.apps training: every task's tiny model learns, and a stored result is reproduced."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnn_ref.apps import charlm, charlm_numpy, memory, sentiment, tagging
+from rnn_ref.apps.store import cached, result_path
+
+TINY = {  # a few steps of a small model per task, each stopped by its step count
+    "charlm": (charlm.train_charlm,
+               charlm.make_config("gru", hidden_size=32, embed_size=16, lr=0.01, seq_len=20, batch=8, max_steps=40),
+               "train_bpc_curve"),
+    "charlm_numpy": (charlm_numpy.train_numpy_charlm,
+                     charlm_numpy.make_config(hidden_size=32, chars=4000, seq_len=10, batch=4, lr=0.02, max_steps=40),
+                     "train_bpc_curve"),
+    "sentiment": (sentiment.train_sentiment,
+                  sentiment.make_config("lstm", hidden_size=16, embed_size=8, max_steps=40, n_train=300, n_test=60),
+                  "loss_curve"),
+    "tagging": (tagging.train_tagger,
+                tagging.make_config(True, hidden_size=8, embed_size=8, max_steps=40, n_train=200, n_test=50),
+                "loss_curve"),
+    "recall": (memory.train_recall, memory.recall_config("gru", gap=3, max_steps=40), "loss_curve"),
+    "parity": (memory.train_parity, memory.parity_config("elman", train_length=6, max_steps=40), "loss_curve"),
+}
+
+
+@pytest.mark.parametrize("task", list(TINY))
+def test_tiny_model_loss_goes_down(task):
+    train, config, curve = TINY[task]
+    result = train(config)
+    losses = result[curve]
+    assert result["steps"] == config["max_steps"] == len(losses)
+    assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
+
+
+# Stored by ``cached`` like every result the book shows; small enough to retrain in seconds.
+REPRODUCED = sentiment.make_config("gru", hidden_size=16, embed_size=8, max_steps=60, n_train=400, n_test=120)
+
+
+def test_stored_result_is_reproduced(tmp_path):
+    stored_file = result_path(REPRODUCED)
+    assert stored_file.exists(), "run cached(REPRODUCED, sentiment.train_sentiment) and commit it"
+    stored = json.loads(stored_file.read_text())
+    fresh = cached(REPRODUCED, sentiment.train_sentiment, retrain=True, results_dir=tmp_path)
+    assert fresh["key"] == stored["key"] and fresh["steps"] == stored["steps"]
+    assert fresh["test_accuracy"] == stored["test_accuracy"]
+    assert np.allclose(fresh["loss_curve"], stored["loss_curve"], rtol=1e-3)
+    for sentence, probs in stored["examples"].items():
+        assert np.allclose(fresh["examples"][sentence], probs, atol=1e-3)
