@@ -246,7 +246,8 @@ def gru_backward(dhs, cache):
     dan = np.empty_like(hn)  # gradients of the candidate's pre-activation
     dh_next = np.zeros((N, H), dtype=dtype)  # gradient reaching h_t from step t+1
     dhr = np.empty((N, H), dtype=dtype)
-    Wh_rz_T, Wh_n_T = Wh[:, :2 * H].T, Wh[:, 2 * H:].T
+    # contiguous copies of the transposes: the per-step products are faster with them
+    Wh_T, Wh_rz_T, Wh_n_T = (np.ascontiguousarray(W.T) for W in (Wh, Wh[:, :2 * H], Wh[:, 2 * H:]))
     for t in reversed(range(T)):
         dh = dhs[t] + dh_next
         np.multiply(dh, dn_local[t], out=dan[t])
@@ -255,7 +256,7 @@ def gru_backward(dhs, cache):
         if reset == "after":
             np.multiply(dan[t], dr_local[t], out=dah[t, :, :H])
             np.multiply(dan[t], r[t], out=dah[t, :, 2 * H:])
-            dh_next += dah[t] @ Wh.T
+            dh_next += dah[t] @ Wh_T
         else:
             np.matmul(dan[t], Wh_n_T, out=dhr)  # gradient of r * h_prev
             np.multiply(dhr, dr_local[t], out=dah[t, :, :H])
