@@ -30,12 +30,17 @@ def _check(args):
 
 
 def _grade(args):
+    from .database import parse_shard
     from .grade import SubmissionsError, grade, summary
 
     try:
+        shard = parse_shard(args.shard) if args.shard else None
+        if shard and args.seed is None:
+            raise ValueError("--shard needs --seed: every grader of the class must draw the same test inputs")
         results = grade(args.assignment, args.submissions, args.out, seed=args.seed,
-                        progress=not args.quiet)
-    except (course.UnknownAssignment, SubmissionsError) as exc:
+                        progress=not args.quiet, jobs=args.jobs, db=args.db, shard=shard,
+                        sandbox=args.sandbox, timeout=args.timeout)
+    except (course.UnknownAssignment, SubmissionsError, ValueError, RuntimeError) as exc:
         return _fail(str(exc))
     print(summary(results))
     print(f"Wrote {Path(args.out) / 'grades.csv'} and {len(results)} feedback files in "
@@ -83,6 +88,19 @@ def parser():
                    help="seed of the tests' random inputs (default: a new one per run, the same "
                         "for every student of the run)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="grade in N worker processes (default 1)")
+    g.add_argument("--db", default=None, metavar="URL",
+                   help="gradebook URL, e.g. postgresql://user@host/gradebook (default: SQLite "
+                        "in OUT/course)")
+    g.add_argument("--shard", default=None, metavar="K/M",
+                   help="grade only share K of M of the students (by a hash of the id): run M "
+                        "graders with one --db and the same --seed")
+    g.add_argument("--sandbox", choices=("auto", "on", "off"), default="auto",
+                   help="run student kernels in a bubblewrap sandbox: auto (where it works), "
+                        "on (fail where it does not), off (resource limits only)")
+    g.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                   help="wall-clock limit for one submission (default 600)")
     g.set_defaults(run=_grade)
     return p
 

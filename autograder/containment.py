@@ -236,6 +236,16 @@ def install_kernelspec(directory, scratch, limits=Limits(), sandbox=True, readab
     return kernel_dir
 
 
+def for_this_process(config):
+    """The kernel config for a worker process of the run: its own ipc socket prefix.
+
+    jupyter_client picks socket names that do not exist yet; two processes picking at once
+    would choose the same ones.
+    """
+    manager = {**config["KernelManager"], "ip": f"{config['KernelManager']['ip']}-{os.getpid()}"}
+    return {**config, "KernelManager": manager}
+
+
 @contextlib.contextmanager
 def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=30, readable=()):
     """Install the contained kernel for the duration of a grading run.
@@ -264,7 +274,7 @@ def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=30, readable=()
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (root, saved) if p)
     config = {
         "Execute": {"kernel_name": KERNEL_NAME, "timeout": cell_timeout},
-        # one socket prefix per grading process: parallel graders never pick the same path
+        # a socket prefix of this run's own (worker processes: for_this_process)
         "KernelManager": {"transport": "ipc", "ip": os.path.join(root, "ipc")},
     }
     try:

@@ -11,6 +11,7 @@ import html
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,12 +125,18 @@ def grade_cells(notebook_path):
     return cells
 
 
-def prepare_course(course_dir, assignment):
+def prepare_course(course_dir, assignment, db_url=None, kernel_config=None):
     """Create the grader's course directory and register the assignment in its gradebook.
 
-    Returns (api, tests): an NbGraderAPI and [(grade id, points)].
+    db_url: the gradebook (default SQLite in the course directory); kernel_config: nbgrader
+    config of the contained kernel (autograder.containment). Returns (api, tests): an
+    NbGraderAPI and [(grade id, points)].
     """
+    from .runner import configure
+
     api = make_course_dir(course_dir, assignment)
+    if db_url is not None:
+        configure(api, db_url, kernel_config or {})
     generate_assignment(api, assignment)
     return api, grade_cells(source_notebook(assignment))
 
@@ -193,26 +200,38 @@ def _feedback(api, assignment, result, feedback_dir):
 
 # --- grading a folder ----------------------------------------------------------------------------
 
-def grade(assignment, submissions_dir, out_dir, seed=None, progress=True):
+def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1, db=None,
+          shard=None, sandbox="auto", timeout=600):
     """Grade every submission of ``assignment`` in ``submissions_dir``; write the outputs to out_dir.
 
     Writes out_dir/grades.csv, out_dir/feedback/<student>.html and keeps nbgrader's course
     directory in out_dir/course. ``seed`` fixes the random inputs of the tests (default: drawn
-    once for the run, the same for every student). Returns the list of GradeResult.
+    once for the run, the same for every student). ``jobs`` worker processes; ``db`` the gradebook
+    URL (default SQLite in the course directory); ``shard`` (K, M): only the students of share K
+    of M; ``sandbox`` "auto", "on" or "off" (autograder.containment); ``timeout`` seconds per
+    submission. A run interrupted halfway resumes from out_dir/journal. Returns the GradeResults.
     """
+    from . import runner
+    from .containment import grading_kernel
+    from .database import exclusive, gradebook_url, in_shard
+
     source_notebook(assignment)  # UnknownAssignment before any work
     _quiet_gradebook_warnings()
-    submissions = find_submissions(assignment, submissions_dir)
+    submissions = [s for s in find_submissions(assignment, submissions_dir) if in_shard(s.student, shard)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seed = int.from_bytes(os.urandom(4), "little") if seed is None else int(seed)
-    api, tests = prepare_course(out_dir / "course", assignment)
-    results = []
+    seed = runner.run_seed(out_dir / "journal", seed)
+    url = gradebook_url(db, out_dir / "course")
     previous = os.environ.get(SEED_VARIABLE)
     os.environ[SEED_VARIABLE] = str(seed)  # inherited by every kernel nbgrader starts
     try:
-        for submission in _progress(submissions, progress, assignment):
-            results.append(grade_submission(api, assignment, submission, tests, out_dir / "feedback"))
+        with grading_kernel(sandbox=sandbox) as (kernel_config, message):
+            print(f"{assignment}: {message}", file=sys.stderr)
+            with exclusive(url):  # other graders of a shared gradebook wait here
+                api, tests = prepare_course(out_dir / "course", assignment, url, kernel_config)
+            run = runner.Run(str(out_dir / "course"), assignment, url, kernel_config, tuple(tests),
+                             str(out_dir / "feedback"), timeout)
+            results = runner.grade_all(api, run, submissions, seed, out_dir / "journal", jobs, progress)
     finally:
         if previous is None:
             os.environ.pop(SEED_VARIABLE, None)
@@ -229,14 +248,6 @@ def _quiet_gradebook_warnings():
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", message=".*not in session.*", category=SAWarning)
-
-
-def _progress(items, enabled, assignment):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=f"grading {assignment}", unit="notebook")
 
 
 def write_csv(results, tests, path):

@@ -1,0 +1,196 @@
+"""Grading many submissions: worker processes, a time limit per submission, a journal for resuming.
+
+:func:`grade_all` runs :func:`autograder.grade.grade_submission` over the submissions, in this
+process (``jobs=1``) or in ``jobs`` worker processes, each with its own nbgrader API on the same
+course directory and gradebook. Every result is written to ``OUT/journal/<student>.json`` as soon
+as it is known. A later run skips a submission whose journal entry has the same fingerprint (the
+submission's bytes, the assignment source and the seed): an interrupted run resumes with the
+ungraded submissions, and grading the same folder twice changes nothing.
+"""
+
+import hashlib
+import json
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from traitlets.config import Config
+
+from . import grade as grading
+from .containment import for_this_process
+from .course import _tools_on_path, load_config, source_notebook
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every worker needs to grade one submission of the run."""
+
+    course_dir: str
+    assignment: str
+    db_url: str
+    kernel_config: dict
+    tests: tuple  # ((grade id, points), ...)
+    feedback_dir: str
+    timeout: float  # wall-clock seconds for one submission, kernel start to feedback
+
+
+def configure(api, db_url, kernel_config):
+    """Point an NbGraderAPI at the run's gradebook and contained kernel."""
+    api.coursedir.db_url = db_url
+    api.update_config(Config(kernel_config))
+    return api
+
+
+def open_course(run):
+    """An NbGraderAPI on the run's existing course directory (a worker's own)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    _tools_on_path()
+    config = load_config(run.course_dir)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    return configure(api, run.db_url, run.kernel_config)
+
+
+def run_seed(journal_dir, seed):
+    """The seed of the tests' random inputs: ``seed``, else the one of the interrupted run, else new."""
+    path = Path(journal_dir) / "seed"
+    if seed is None:
+        seed = int(path.read_text()) if path.is_file() else int.from_bytes(os.urandom(4), "little")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(int(seed)))
+    return int(seed)
+
+
+def fingerprint(submission, assignment, seed):
+    """Changes when the submission, the assignment's source or the seed changes."""
+    digest = hashlib.sha256(f"{assignment}\0{seed}\0{submission.problem}\0".encode())
+    for path in (submission.path, source_notebook(assignment)):
+        if path is not None and Path(path).is_file():
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def _journal_path(journal_dir, student):
+    return Path(journal_dir) / f"{student}.json"
+
+
+def load_result(journal_dir, student, print_):
+    """The journalled GradeResult of ``student`` if its fingerprint is ``print_``, else None."""
+    path = _journal_path(journal_dir, student)
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    result = grading.GradeResult(**entry["result"])
+    if entry.get("fingerprint") != print_ or not (result.feedback and Path(result.feedback).is_file()):
+        return None
+    result.feedback = Path(result.feedback)
+    return result
+
+
+def save_result(journal_dir, result, print_):
+    """Write the journal entry atomically: a run killed mid-write leaves the old entry or none."""
+    path = _journal_path(journal_dir, result.student)
+    entry = {"fingerprint": print_, "result": {**asdict(result), "feedback": str(result.feedback or "")}}
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entry, indent=1))
+    os.replace(tmp, path)
+
+
+def _kill_kernels():
+    """Kill this process's children (the kernel and its sandbox): the notebook stops at once."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+class _Deadline:
+    """Kill the kernels if the block has not ended within ``seconds``; ``fired`` says whether it did."""
+
+    def __init__(self, seconds):
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+
+    def _fire(self):
+        self.fired = True
+        _kill_kernels()
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+
+
+def grade_one(api, run, submission):
+    """grade_submission under the run's wall-clock limit; a submission over it scores 0 with the reason."""
+    with _Deadline(run.timeout) as deadline:
+        result = grading.grade_submission(api, run.assignment, submission, list(run.tests))
+    if deadline.fired:
+        result.scores = {gid: 0.0 for gid in result.scores}
+        result.reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
+    elif "Kernel died" in result.reason or "DeadKernelError" in result.reason:
+        result.reason = ("the notebook's kernel died while it ran (os._exit, a crash, or a "
+                         "resource limit such as CPU time)")
+    result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
+    return result
+
+
+_worker = {}
+
+
+def _start_worker(run):
+    grading._quiet_gradebook_warnings()
+    run = replace(run, kernel_config=for_this_process(run.kernel_config))
+    _worker["run"], _worker["api"] = run, open_course(run)
+
+
+def _grade_in_worker(submission):
+    return grade_one(_worker["api"], _worker["run"], submission)
+
+
+def grade_all(api, run, submissions, seed, journal_dir, jobs=1, progress=True):
+    """Grade ``submissions`` (resuming from ``journal_dir``); returns their GradeResults in order."""
+    journal_dir = Path(journal_dir)
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    prints = {s.student: fingerprint(s, run.assignment, seed) for s in submissions}
+    results = {s.student: load_result(journal_dir, s.student, prints[s.student]) for s in submissions}
+    todo = [s for s in submissions if results[s.student] is None]
+    bar = _bar(len(submissions), len(submissions) - len(todo), progress, run.assignment)
+
+    def record(result):
+        save_result(journal_dir, result, prints[result.student])
+        results[result.student] = result
+        bar.update(1)
+
+    if jobs <= 1 or len(todo) <= 1:
+        for submission in todo:
+            record(grade_one(api, run, submission))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(run,),
+                                 mp_context=_spawn()) as pool:
+            for result in pool.map(_grade_in_worker, todo):
+                record(result)
+    bar.close()
+    return [results[s.student] for s in submissions]
+
+
+def _spawn():
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")  # never fork a process that holds zmq sockets
+
+
+def _bar(total, done, enabled, assignment):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"grading {assignment}", unit="notebook",
+                disable=not enabled)
