@@ -49,6 +49,29 @@ def mutant(assignment, cell, *replacements):
     return solved(assignment, **{cell: code})
 
 
+def combined_mutant(assignment, table, names):
+    """One notebook carrying several mutants of ``table`` at once (fewer kernels to start).
+
+    table: {name: (answer cell, [(old, new), ...], failing tests, phrase)}; the mutants must edit
+    different answer cells and their failing tests must not overlap, so that each one's effect
+    is still seen alone.
+    """
+    code = answers(source_notebook(assignment))
+    cells = [table[n][0] for n in names]
+    if len(set(cells)) != len(cells):
+        raise ValueError(f"mutants {names} edit the same answer cell")
+    failing = [table[n][2] for n in names]
+    if len(set().union(*failing)) != sum(map(len, failing)):
+        raise ValueError(f"mutants {names} fail overlapping tests")
+    for name in names:
+        cell, replacements = table[name][:2]
+        for old, new in replacements:
+            if old not in code[cell]:
+                raise ValueError(f"mutant {name}: {old!r} is not in the solution of {cell}")
+            code[cell] = code[cell].replace(old, new)
+    return fill(student_copy(assignment), code)
+
+
 def write_submissions(folder, assignment, notebooks, nested=()):
     """Write {student: notebook or bytes} to ``folder``: flat (<student>.ipynb) unless in nested.
 

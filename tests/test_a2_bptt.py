@@ -1,0 +1,99 @@
+"""a2_bptt graded for real: the solution, the blank copy and the usual BPTT mistakes.
+
+Mutants that edit different answers and fail disjoint tests share a notebook (fewer kernels);
+each is still judged on its own tests and its own message in the feedback.
+"""
+
+import warnings
+
+import nbformat
+import pytest
+
+from grading import (combined_mutant, failed_tests, feedback_text, grade_all, points, solved,
+                     student_copy)
+
+A = "a2_bptt"
+STEP = {"test_step_backward_values", "test_step_backward_single_unit"}
+SEQ = {"test_backward_values", "test_backward_single_step"}
+TRUNC_CALL = "full_bptt(params, x[:, start:start + k], y[:, start:start + k], h)"
+
+# name: (answer cell, replacements, tests that must fail, phrase the feedback must contain)
+MUTANTS = {
+    "no_tanh_derivative": ("answer_step_backward", [("da = dh * (1 - h * h)", "da = dh")],
+                           STEP | SEQ, "without the tanh derivative"),
+    "dh_written_in_place": ("answer_step_backward",
+                            [("da = dh * (1 - h * h)", "dh *= 1 - h * h\n    da = dh")],
+                            {"test_step_backward_dh_unchanged"}, "modified its input `dh`"),
+    "not_summed_over_time": ("answer_backward",
+                             [("dWx += dWx_t\n        dWh += dWh_t\n        db += db_t",
+                               "dWx, dWh, db = dWx_t, dWh_t, db_t")],
+                             {"test_backward_values"}, "not summed over time"),
+    "dh0_missing": ("answer_backward", [("return dx, dh_next,", "return dx, np.zeros_like(h0),")],
+                    SEQ, "dh0 missing"),
+    "dhs_written_in_place": ("answer_backward",
+                             [("elman_step_backward(dhs[:, t] + dh_next, step_cache)",
+                               "elman_step_backward(dhs[:, t], step_cache)"),
+                              ("step_cache = (", "dhs[:, t] += dh_next\n        step_cache = (")],
+                             {"test_backward_dhs_unchanged"}, "modified its input `dhs`"),
+    "one_sided_differences": ("answer_numerical_gradient",
+                              [("x[i] = old - h\n        minus = f(x)", "x[i] = old\n        minus = f(x)"),
+                               ("(plus - minus) / (2 * h)", "(plus - minus) / h")],
+                              {"test_numgrad_values", "test_numgrad_matrix"}, "one-sided differences"),
+    "perturbs_x_in_place": ("answer_numerical_gradient",
+                            [("x = np.array(x, dtype=float)  # private copy\n", ""),
+                             ("\n        x[i] = old\n", "\n")],
+                            {"test_numgrad_values", "test_numgrad_x_unchanged", "test_numgrad_matrix"},
+                            "modified its input `x`"),
+    "gradients_not_cut": ("answer_truncated", [("range(0, T, k)", "range(0, T, T)"),
+                                               ("start + k]", "start + T]")],
+                          {"test_truncated_grads", "test_truncated_extreme_windows"},
+                          "not cut at the chunk borders"),
+    "state_not_carried": ("answer_truncated", [(TRUNC_CALL, TRUNC_CALL[:-2] + "h0)")],
+                          {"test_truncated_grads", "test_truncated_loss_and_state",
+                           "test_truncated_extreme_windows"}, "start again from h0"),
+    "calls_rnn_ref": ("answer_truncated",
+                      [("T = x.shape[1]", "from rnn_ref.bptt import truncated_bptt as reference\n"
+                                          "    return reference(params, x, y, h0, k)")],
+                      {"test_truncated_grads", "test_truncated_loss_and_state",
+                       "test_truncated_extreme_windows"}, "asks for your own implementation"),
+}
+# Notebooks: each carries mutants of different answers with disjoint failing tests.
+GROUPS = [("no_tanh_derivative", "one_sided_differences", "gradients_not_cut"),
+          ("dh_written_in_place", "dh0_missing", "perturbs_x_in_place", "state_not_carried"),
+          ("not_summed_over_time", "calls_rnn_ref"),
+          ("dhs_written_in_place",)]
+
+
+def _student(group):
+    return f"group{GROUPS.index(group) + 1}"
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4)}
+    notebooks.update({_student(g): combined_mutant(A, MUTANTS, g) for g in GROUPS})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return grade_all(A, notebooks, tmp_path_factory.mktemp("a2"))
+
+
+def test_solution_gets_full_marks(graded):
+    result = graded[0]["solution"]
+    assert result.reason == "" and result.total == result.max_total == sum(points(A).values())
+
+
+def test_blank_student_copy_scores_zero(graded):
+    assert graded[0]["blank"].reason == "" and graded[0]["blank"].total == 0
+
+
+@pytest.mark.parametrize("group", GROUPS, ids="+".join)
+def test_mutants_lose_exactly_their_tests_and_feedback_names_each_mistake(graded, group):
+    results, out = graded
+    student = _student(group)
+    result = results[student]
+    expected = set().union(*(MUTANTS[name][2] for name in group))
+    assert failed_tests(result) == expected
+    assert result.total == sum(points(A).values()) - sum(points(A)[t] for t in expected)
+    text = feedback_text(out, student)
+    for name in group:
+        assert MUTANTS[name][3] in text, name
