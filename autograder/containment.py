@@ -247,12 +247,12 @@ def for_this_process(config):
 
 
 @contextlib.contextmanager
-def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=30, readable=()):
+def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=None, readable=()):
     """Install the contained kernel for the duration of a grading run.
 
     sandbox: "auto" (use bubblewrap where it works), "on" (fail if it does not), "off".
     Yields (config, message): the nbgrader/jupyter config dict to merge (forces the kernel and the
-    ipc transport, sets the per-cell timeout) and a one-line statement of the containment in use.
+    ipc transport; sets the per-cell timeout if ``cell_timeout`` is given) and a one-line statement of the containment in use.
     JUPYTER_PATH points at the kernelspec while the context is open (child processes inherit it).
     """
     available, why = sandbox_status()
@@ -273,7 +273,7 @@ def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=30, readable=()
     saved = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (root, saved) if p)
     config = {
-        "Execute": {"kernel_name": KERNEL_NAME, "timeout": cell_timeout},
+        "Execute": {"kernel_name": KERNEL_NAME, **({"timeout": cell_timeout} if cell_timeout else {})},
         # a socket prefix of this run's own (worker processes: for_this_process)
         "KernelManager": {"transport": "ipc", "ip": os.path.join(root, "ipc")},
     }

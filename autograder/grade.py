@@ -201,7 +201,7 @@ def _feedback(api, assignment, result, feedback_dir):
 # --- grading a folder ----------------------------------------------------------------------------
 
 def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1, db=None,
-          shard=None, sandbox="auto", timeout=600):
+          shard=None, sandbox="auto", timeout=600, cell_timeout=None):
     """Grade every submission of ``assignment`` in ``submissions_dir``; write the outputs to out_dir.
 
     Writes out_dir/grades.csv, out_dir/feedback/<student>.html and keeps nbgrader's course
@@ -209,7 +209,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     once for the run, the same for every student). ``jobs`` worker processes; ``db`` the gradebook
     URL (default SQLite in the course directory); ``shard`` (K, M): only the students of share K
     of M; ``sandbox`` "auto", "on" or "off" (autograder.containment); ``timeout`` seconds per
-    submission. A run interrupted halfway resumes from out_dir/journal. Returns the GradeResults.
+    submission; ``cell_timeout`` seconds per cell (default: the course config's). A run interrupted halfway resumes from out_dir/journal. Returns the GradeResults.
     """
     from . import runner
     from .containment import grading_kernel
@@ -225,7 +225,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     previous = os.environ.get(SEED_VARIABLE)
     os.environ[SEED_VARIABLE] = str(seed)  # inherited by every kernel nbgrader starts
     try:
-        with grading_kernel(sandbox=sandbox) as (kernel_config, message):
+        with grading_kernel(sandbox=sandbox, cell_timeout=cell_timeout) as (kernel_config, message):
             print(f"{assignment}: {message}", file=sys.stderr)
             with exclusive(url):  # other graders of a shared gradebook wait here
                 api, tests = prepare_course(out_dir / "course", assignment, url, kernel_config)
