@@ -24,8 +24,8 @@ from .training import decayed_lr, run_steps, seed_everything, smooth
 # The configurations reported in the book: the same budget and sizes for the three cells.
 MODELS = {
     "elman": dict(cell="elman", hidden_size=512, lr=0.002),
-    "lstm": dict(cell="lstm", hidden_size=512, lr=0.003),
-    "gru": dict(cell="gru", hidden_size=512, lr=0.003),
+    "lstm": dict(cell="lstm", hidden_size=512, lr=0.006),
+    "gru": dict(cell="gru", hidden_size=512, lr=0.006),
 }
 TEMPERATURES = (0.5, 0.8, 1.0)
 
@@ -36,7 +36,7 @@ def course_data():
     return train, heldout, Vocabulary.from_text(train + heldout)
 
 
-def make_config(cell="lstm", hidden_size=512, lr=0.003, embed_size=64, seq_len=50, batch=32,
+def make_config(cell="lstm", hidden_size=512, lr=0.006, embed_size=64, seq_len=50, batch=32,
                 seconds=60, max_steps=100_000, seed=0):
     """A character-model configuration (a dict), tied to the text by its fingerprint."""
     train, heldout, _ = course_data()

@@ -15,11 +15,22 @@ from torch import nn
 CELLS = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def recurrent_layer(cell, input_size, hidden_size, bidirectional=False):
-    """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, one layer."""
+def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, forget_bias=None):
+    """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, one layer.
+
+    forget_bias: for an LSTM, start the forget gate's total bias (b_ih + b_hh) at this value
+    instead of torch's small random one, so that the cell starts out remembering (as
+    :func:`rnn_ref.init.cell_params` does); None keeps torch's initialisation.
+    """
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
-    return CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+    layer = CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+    if cell == "lstm" and forget_bias is not None:
+        with torch.no_grad():
+            for name, bias in layer.named_parameters():
+                if name.startswith("bias_"):  # gate blocks i, f, g, o
+                    bias[hidden_size:2 * hidden_size] = forget_bias if name.startswith("bias_ih") else 0.0
+    return layer
 
 
 def detach_state(state):
@@ -49,10 +60,11 @@ class Classifier(nn.Module):
     The label is read from the hidden state after the last real token of each sequence.
     """
 
-    def __init__(self, vocab_size, num_classes, cell="lstm", hidden_size=64, embed_size=32):
+    def __init__(self, vocab_size, num_classes, cell="lstm", hidden_size=64, embed_size=32,
+                 forget_bias=None):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = recurrent_layer(cell, embed_size, hidden_size)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size, forget_bias=forget_bias)
         self.out = nn.Linear(hidden_size, num_classes)
 
     def forward(self, ids, lengths):

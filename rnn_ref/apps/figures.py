@@ -1,0 +1,170 @@
+"""The figures and tables of the applications chapter, drawn from stored results (no training).
+
+Each function takes the dict returned by a task's ``results()`` and returns a matplotlib
+figure, or a Markdown string for tables.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .memory import SOLVED, SYMBOLS
+from .report import best_baseline
+
+COLORS = {"elman": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "bag of words": "tab:gray",
+          "unidirectional": "tab:blue", "bidirectional": "tab:red", "numpy elman": "tab:purple"}
+
+
+def _curve_x(result, curve):
+    """Characters seen at each point of a smoothed training curve."""
+    seen = result["steps"] * result["config"]["seq_len"] * result["config"]["batch"]
+    return np.linspace(0, seen, len(result[curve]) + 1)[1:]
+
+
+def charlm_curves(lm, numpy_model=None):
+    """Training bits per character against characters read, held-out results as markers."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, r in lm["models"].items():
+        x = _curve_x(r, "train_bpc_curve")
+        ax.plot(x, r["train_bpc_curve"], color=COLORS[name], label=f"{name} (train)")
+        ax.plot(x[-1], r["heldout_bpc"], "o", color=COLORS[name], label=f"{name} held out: {r['heldout_bpc']:.2f}")
+    if numpy_model is not None:
+        x = _curve_x(numpy_model, "train_bpc_curve")
+        ax.plot(x, numpy_model["train_bpc_curve"], color=COLORS["numpy elman"], label="numpy Elman (train)")
+    base = best_baseline(lm["baselines"])
+    ax.axhline(base["bpc"], color="k", ls="--", lw=1,
+               label=f"best n-gram ({base['smoothing']}, n={base['n']}): {base['bpc']:.2f}")
+    ax.set(xlabel="characters read", ylabel="bits per character", ylim=(1.0, 5.0), xscale="log")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def baseline_table(lm):
+    """Markdown table: held-out bits per character of every n-gram baseline and every RNN."""
+    rows = ["| model | held-out bits/char |", "|---|---|"]
+    for n in sorted({r["n"] for r in lm["baselines"]}):
+        add = min((r for r in lm["baselines"] if r["n"] == n and r["smoothing"] == "additive"), key=lambda r: r["bpc"])
+        kn = next(r for r in lm["baselines"] if r["n"] == n and r["smoothing"] == "kneser-ney")
+        rows.append(f"| {n}-gram, additive (best k = {add['k']}) | {add['bpc']:.3f} |")
+        rows.append(f"| {n}-gram, Kneser-Ney | {kn['bpc']:.3f} |")
+    for name, r in lm["models"].items():
+        rows.append(f"| **{name}**, {r['parameters']:,} parameters, {r['steps']} updates | **{r['heldout_bpc']:.3f}** |")
+    return "\n".join(rows)
+
+
+def construction_accuracy(senti):
+    """Grouped bars: held-out accuracy per construction, one bar per model."""
+    names = list(senti)
+    constructions = [c for c in senti[names[0]]["test_accuracy"] if c != "overall"]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        acc = [senti[name]["test_accuracy"][c] for c in constructions]
+        ax.bar(np.arange(len(constructions)) + k * width, acc, width, color=COLORS[name],
+               label=f"{name} ({senti[name]['test_accuracy']['overall']:.0%} overall)")
+    ax.axhline(0.5, color="k", ls=":", lw=1)
+    ax.set_xticks(np.arange(len(constructions)) + 0.4 - width / 2, constructions)
+    ax.set(ylabel="held-out accuracy", ylim=(0, 1.05))
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def prefix_probabilities(senti, sentence):
+    """P(positive) after each word of a sentence, one line per model."""
+    words = sentence.split()
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for name, r in senti.items():
+        ax.plot(r["examples"][sentence], "o-", color=COLORS[name], label=name, ms=3)
+    ax.axhline(0.5, color="k", ls=":", lw=1)
+    ax.set_xticks(range(len(words)), words, rotation=40, ha="right")
+    ax.set(ylabel="P(positive)", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def gate_activations(senti, sentence, units=16):
+    """Heat maps of the LSTM's input, forget and output gates and its cell state over a sentence.
+
+    Shows the ``units`` hidden units whose cell state changes most over the sentence.
+    """
+    gates = {k: np.asarray(v) for k, v in senti["lstm"]["gates"][sentence].items()}  # (T, H) each
+    shown = np.argsort(-np.ptp(gates["c"], axis=0))[:units]
+    words = sentence.split()
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.6), sharey=True)
+    panels = [("i", "input gate i", "viridis", (0, 1)), ("f", "forget gate f", "viridis", (0, 1)),
+              ("o", "output gate o", "viridis", (0, 1)), ("c", "cell state c", "RdBu_r", None)]
+    for ax, (key, title, cmap, limits) in zip(axes, panels):
+        values = gates[key][:, shown].T
+        if limits is None:
+            m = np.abs(values).max()
+            limits = (-m, m)
+        im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1])
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(words)), words, rotation=60, ha="right", fontsize=7)
+        fig.colorbar(im, ax=ax, fraction=0.05)
+    axes[0].set_ylabel("hidden unit")
+    fig.tight_layout()
+    return fig
+
+
+def tagging_examples(tags, limit=6):
+    """Markdown table of held-out sentences the bidirectional tagger gets right and the other not."""
+    rows = ["| sentence | true tags | unidirectional | bidirectional |", "|---|---|---|---|"]
+    uni, bi = tags["unidirectional"]["examples"], tags["bidirectional"]["examples"]
+    shown = 0
+    for u, b in zip(uni, bi):
+        if b["predicted"] == b["tags"] and u["predicted"] != u["tags"] and shown < limit:
+            wrong = [k for k, (p, t) in enumerate(zip(u["predicted"], u["tags"])) if p != t]
+            mark = lambda tags: " ".join(f"**{t}**" if k in wrong else t for k, t in enumerate(tags))
+            rows.append(f"| {' '.join(u['words'])} | {mark(u['tags'])} | {mark(u['predicted'])} | {mark(b['predicted'])} |")
+            shown += 1
+    return "\n".join(rows)
+
+
+def recall_accuracy(mem):
+    """Held-out accuracy against gap length, one line per cell."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for cell, rows in mem["recall"].items():
+        gaps = [r["config"]["gap"] for r in rows]
+        ax.plot(gaps, [r["test_accuracy"] for r in rows], "o-", color=COLORS[cell], label=cell)
+    ax.axhline(SOLVED, color="k", ls="--", lw=1, label=f"solved ({SOLVED:.0%})")
+    ax.axhline(1 / SYMBOLS, color="k", ls=":", lw=1, label="chance")
+    ax.set(xscale="log", xlabel="gap L (distractors between the symbol and the question)",
+           ylabel="held-out accuracy", ylim=(0, 1.05))
+    ax.set_xticks(gaps, [str(g) for g in gaps])
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_norms(mem, gap):
+    """||dL/dh_t|| against the distance from the loss, before and after training, for one gap."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), sharey=True)
+    for ax, key, title in zip(axes, ["initial_gradient_norms", "trained_gradient_norms"],
+                              ["at initialisation", "after training"]):
+        for cell, rows in mem["recall"].items():
+            r = next(r for r in rows if r["config"]["gap"] == gap)
+            norms = np.asarray(r[key])
+            ax.plot(np.arange(len(norms))[::-1], np.maximum(norms, 1e-30), color=COLORS[cell], label=cell)
+        ax.set(yscale="log", title=f"gap {gap}, {title}", xlabel="steps between h_t and the loss")
+    axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def parity_accuracy(mem):
+    """Accuracy of the final parity against string length (trained on 20 bits)."""
+    fig, ax = plt.subplots(figsize=(6, 3.3))
+    for cell, r in mem["parity"].items():
+        lengths = [int(n) for n in r["accuracy_by_length"]]
+        ax.plot(lengths, list(r["accuracy_by_length"].values()), "o-", color=COLORS[cell], label=cell)
+    ax.axvline(next(iter(mem["parity"].values()))["config"]["train_length"], color="k", ls=":", lw=1,
+               label="training length")
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="chance")
+    ax.set(xscale="log", xlabel="bits in the string", ylabel="accuracy of the final parity", ylim=(0.4, 1.02))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
