@@ -34,7 +34,7 @@ def plain_lines(lines):
         body.pop()
     if not body:
         return summary
-    return summary + ["", "::", ""] + ["    " + line for line in body] + [""]
+    return summary + ["", ".. code-block:: text", ""] + ["    " + line for line in body] + [""]
 
 
 def process_docstring(app, what, name, obj, options, lines):
