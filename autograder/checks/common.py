@@ -19,8 +19,11 @@ Robustness rules, kept here so that every assignment gets them:
 import contextlib
 import copy
 import inspect
+import io
 import os
 import sys
+import textwrap
+import tokenize
 import warnings
 import zlib
 
@@ -111,15 +114,25 @@ def _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden):
     return None
 
 
+_TORCH_RNN_CLASSES = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+
+
 def _shortcut_in_source(fn):
-    """'rnn_ref' or a torch RNN class named in the function's own source, or None."""
+    """'rnn_ref' or 'nn.LSTM' (etc.) as code in the function's source, or None.
+
+    Names only: comments, strings and longer names that contain the word do not count.
+    """
     try:
-        source = inspect.getsource(fn)
-    except (OSError, TypeError):
+        source = textwrap.dedent(inspect.getsource(fn))
+        names = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                 if t.type in (tokenize.NAME, tokenize.OP)]
+    except (OSError, TypeError, tokenize.TokenError, IndentationError, SyntaxError):
         return None
-    for word in ("rnn_ref", "nn.RNN", "nn.LSTM", "nn.GRU", "RNNCell", "LSTMCell", "GRUCell"):
-        if word in source:
-            return word
+    for i, name in enumerate(names):
+        if name == "rnn_ref":
+            return "rnn_ref"
+        if name in _TORCH_RNN_CLASSES and names[max(i - 2, 0):i] == ["nn", "."]:
+            return f"nn.{name}"
     return None
 
 
