@@ -40,7 +40,7 @@ MUTANTS = {
                                ("(plus - minus) / (2 * h)", "(plus - minus) / h")],
                               {"test_numgrad_values", "test_numgrad_matrix"}, "one-sided differences"),
     "perturbs_x_in_place": ("answer_numerical_gradient",
-                            [("x = np.array(x, dtype=float)  # private copy\n", ""),
+                            [("x = np.array(x, dtype=float)  # private copy", "# works on the caller's x"),
                              ("\n        x[i] = old\n", "\n")],
                             {"test_numgrad_values", "test_numgrad_x_unchanged", "test_numgrad_matrix"},
                             "modified its input `x`"),

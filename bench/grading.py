@@ -1,0 +1,83 @@
+"""``python -m bench.grading``: seconds per submission of ``python -m autograder grade`` against plain
+``nbgrader autograde`` on the same submissions, in the same run.
+
+Both commands run as subprocesses on identical copies of COUNT submissions (solved and blank
+student copies in turn) with the same test seed. The plain nbgrader run gets a course
+directory prepared beforehand (source, generated assignment, submitted/ folders), so its time
+is autograding alone; ``grade`` is timed from the command line to its CSV, course set-up and
+feedback included. A second plain figure adds ``nbgrader generate_feedback``, the work ``grade``
+also does. Target: grade / plain autograde <= 1.2.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.authoring import answers, fill
+from autograder.course import NOTEBOOKS, ROOT, generate_assignment, make_course_dir, source_notebook
+
+
+def write_submissions(folder, assignment, count):
+    """COUNT notebooks <student>.ipynb in folder: solved and blank student copies in turn."""
+    student_copy = NOTEBOOKS / f"{assignment}.ipynb"
+    kinds = [fill(student_copy, answers(source_notebook(assignment))),
+             nbformat.read(str(student_copy), as_version=4)]
+    folder.mkdir(parents=True)
+    students = [f"s{i:03d}" for i in range(count)]
+    for i, student in enumerate(students):
+        nbformat.write(kinds[i % 2], str(folder / f"{student}.ipynb"))
+    return students
+
+
+def run(argv, cwd, env):
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.grading", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignment", default="a1_elman")
+    parser.add_argument("--count", type=int, default=20, help="number of submissions (default 20)")
+    args = parser.parse_args(argv)
+
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, AUTOGRADER_SEED="2024", PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        tmp = Path(tmp)
+        folder = tmp / "submissions"
+        students = write_submissions(folder, args.assignment, args.count)
+
+        course = tmp / "plain"
+        generate_assignment(make_course_dir(course, args.assignment), args.assignment)
+        for student in students:
+            target = course / "submitted" / student / args.assignment
+            target.mkdir(parents=True)
+            shutil.copyfile(folder / f"{student}.ipynb", target / f"{args.assignment}.ipynb")
+        nbgrader = [str(Path(bin_dir) / "nbgrader")]
+        plain = run(nbgrader + ["autograde", args.assignment], course, env)
+        feedback = run(nbgrader + ["generate_feedback", args.assignment], course, env)
+
+        ours = run([sys.executable, "-m", "autograder", "grade", args.assignment, str(folder),
+                    "--out", str(tmp / "out"), "--quiet", "--seed", "2024"], ROOT, env)
+
+    n = args.count
+    print(f"{n} submissions of {args.assignment} on {os.cpu_count()} cores")
+    print(f"  nbgrader autograde                      {plain:7.1f} s  {plain / n:5.2f} s/submission")
+    print(f"  nbgrader autograde + generate_feedback  {plain + feedback:7.1f} s  {(plain + feedback) / n:5.2f} s/submission")
+    print(f"  python -m autograder grade              {ours:7.1f} s  {ours / n:5.2f} s/submission")
+    print(f"  ratio grade / autograde: {ours / plain:.2f} (target <= 1.2); "
+          f"grade / (autograde + feedback): {ours / (plain + feedback):.2f}")
+
+
+if __name__ == "__main__":
+    main()
