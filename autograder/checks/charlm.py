@@ -105,14 +105,18 @@ def reference_train(model, batches, steps, lr, max_norm, carry=True, reset=True)
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: batching.
 
-def _stack(name, batches):
-    """The student's list of (inputs, targets) as two int arrays (K, B, T), or CheckFailed."""
+def _check_list(batches, expected, L, B, T):
+    """The student's batches as two int arrays (K, B, T), or CheckFailed saying what is off."""
     if not isinstance(batches, (list, tuple)) or not all(isinstance(b, (list, tuple)) and len(b) == 2 for b in batches):
-        raise CheckFailed(f"`{name}` should return a list of (inputs, targets) pairs.")
-    try:
-        return [np.stack([np.asarray(b[j]) for b in batches]) for j in (0, 1)]
-    except ValueError as exc:
-        raise CheckFailed(f"`{name}` returned batches of different shapes ({exc}); every batch is (B, seq_len).") from None
+        raise CheckFailed("`make_batches` should return a list of (inputs, targets) pairs.")
+    n = (L - 1) // B
+    shapes = {tuple(np.shape(a)) for pair in batches for a in pair}
+    if len(batches) != len(expected) or shapes - {(B, T)}:
+        raise CheckFailed(f"`make_batches` returned {len(batches)} batches of shapes {sorted(shapes)}; expected "
+                          f"{len(expected)} of shape {(B, T)}: with L = {L} ids and B = {B}, each stream holds "
+                          f"n = (L - 1) // B = {n} inputs (one id is kept for the last target), which makes "
+                          f"n // seq_len = {len(expected)} full chunks of {T}; drop the incomplete rest.")
+    return [np.stack([np.asarray(pair[j]) for pair in batches]) for j in (0, 1)]
 
 
 def batches_values(make_batches_student, test="batches_values", L=None, B=None, T=None):
@@ -123,13 +127,8 @@ def batches_values(make_batches_student, test="batches_values", L=None, B=None, 
     ids = r.integers(0, 50, size=L)
     batches = call_student(make_batches_student, ids.copy(), B, T)
     expected = reference_batches(ids, B, T)
-    got_x, got_y = _stack("make_batches", batches)
+    got_x, got_y = _check_list(batches, expected, L, B, T)
     n = (L - 1) // B
-    if len(got_x) != len(expected):
-        raise CheckFailed(f"`make_batches` returned {len(got_x)} batches; expected {len(expected)}: with "
-                          f"L = {L} ids and B = {B}, each stream holds n = (L - 1) // B = {n} inputs (one id "
-                          f"is kept for the last target), which gives n // seq_len = {len(expected)} full "
-                          f"chunks of {T}; drop the incomplete rest.")
     exp_x = np.stack([b[0].numpy() for b in expected])
     exp_y = np.stack([b[1].numpy() for b in expected])
     interleaved = ids[:n * B].reshape(n, B).T  # stream n = ids[n], ids[n + B], ...
@@ -143,8 +142,9 @@ def batches_values(make_batches_student, test="batches_values", L=None, B=None, 
 
 
 def batches_edge_sizes(make_batches_student):
-    """Edge cases: a single stream (B = 1); L - 1 an exact multiple of B * seq_len."""
-    batches_values(make_batches_student, test="batches_single_stream", B=1)
+    """Edge cases: a single stream (B = 1, with an incomplete last chunk); L - 1 an exact multiple of
+    B * seq_len."""
+    batches_values(make_batches_student, test="batches_single_stream", L=23, B=1, T=5)
     batches_values(make_batches_student, test="batches_exact_fit", L=3 * 4 * 5 + 1, B=3, T=5)
 
 
@@ -217,18 +217,19 @@ def train_step_values(train_step_student, test="train_step_values"):
 
 def train_values(train_student, test="train_values"):
     """The student's train(model, batches, steps, lr, max_norm) against the reference loop: 7 steps
-    over 3 batches (so the batches start again once), the losses and the final parameters."""
+    over 3 batches (so the batches start again once), the losses and the final parameters. The
+    small max_norm makes clipping act at every step."""
     model, batches = _tiny_problem(test, batches=3)
     ref_model, model_start = copy.deepcopy(model), copy.deepcopy(model)
-    returned = call_student(train_student, model, batches, 7, 0.05, 0.5)
-    expected = reference_train(ref_model, batches, 7, 0.05, 0.5)
+    returned = call_student(train_student, model, batches, 7, 0.05, 0.01)
+    expected = reference_train(ref_model, batches, 7, 0.05, 0.01)
     variants = {
         "a loop that starts every batch from a zero state: carry the state returned by train_step to "
         "the next batch, which continues the same streams":
-            lambda: reference_train(copy.deepcopy(model_start), batches, 7, 0.05, 0.5, carry=False),
+            lambda: reference_train(copy.deepcopy(model_start), batches, 7, 0.05, 0.01, carry=False),
         "a loop that keeps the state when the batches start again: after the last batch, restart from "
         "state None, since batch 0 does not continue the end of the text":
-            lambda: reference_train(copy.deepcopy(model_start), batches, 7, 0.05, 0.5, reset=False),
+            lambda: reference_train(copy.deepcopy(model_start), batches, 7, 0.05, 0.01, reset=False),
     }
     try:
         losses = [float(v) for v in returned]
