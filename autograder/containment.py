@@ -236,6 +236,17 @@ def install_kernelspec(directory, scratch, limits=Limits(), sandbox=True, readab
     return kernel_dir
 
 
+def _autograde_preprocessors():
+    """nbgrader's autograde pipeline (as import paths) with CapOutput right after the notebook has run."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    at = steps.index(Execute) + 1
+    names = [f"{step.__module__}.{step.__name__}" for step in steps]
+    return names[:at] + ["autograder.outputcap.CapOutput"] + names[at:]
+
+
 def for_this_process(config):
     """The kernel config for a worker process of the run: its own ipc socket prefix.
 
@@ -276,6 +287,7 @@ def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=None, readable=
         "Execute": {"kernel_name": KERNEL_NAME, **({"timeout": cell_timeout} if cell_timeout else {})},
         # a socket prefix of this run's own (worker processes: for_this_process)
         "KernelManager": {"transport": "ipc", "ip": os.path.join(root, "ipc")},
+        "Autograde": {"autograde_preprocessors": _autograde_preprocessors()},
     }
     try:
         yield config, message

@@ -43,6 +43,7 @@ class GradeResult:
     scores: dict = field(default_factory=dict)  # grade id -> points
     max_scores: dict = field(default_factory=dict)  # grade id -> maximum points
     reason: str = ""  # "" when nbgrader graded the notebook; else why it scored 0
+    note: str = ""  # what went wrong in a notebook that was graded (autograder.runner.notes)
     feedback: Path | None = None
 
     @property
@@ -163,8 +164,13 @@ def grade_submission(api, assignment, submission, tests, feedback_dir=None):
             scores = _scores(api, assignment, submission.student)
             result.scores.update({gid: scores.get(gid, 0.0) for gid in result.scores})
         else:
-            lines = [ln for ln in (outcome.get("error") or outcome.get("log") or "").splitlines() if ln.strip()]
+            text = outcome.get("error") or outcome.get("log") or ""
+            lines = [ln for ln in text.splitlines() if ln.strip()]
             result.reason = "nbgrader could not grade it: " + (lines[-1] if lines else "unknown error")
+            if any(w in (outcome.get("error") or "") + (outcome.get("log") or "")
+                   for w in ("DeadKernelError", "Kernel died")):
+                result.reason = ("the kernel died while the notebook ran (os._exit, a killed "
+                                 "process or a resource limit), so no test could be graded")
     if feedback_dir is not None:
         result.feedback = _feedback(api, assignment, result, Path(feedback_dir))
     return result
@@ -257,7 +263,7 @@ def write_csv(results, tests, path):
         writer.writerow(["student", *[gid for gid, _ in tests], "total", "max", "reason"])
         for r in results:
             writer.writerow([r.student, *[f"{r.scores[gid]:g}" for gid, _ in tests],
-                             f"{r.total:g}", f"{r.max_total:g}", r.reason])
+                             f"{r.total:g}", f"{r.max_total:g}", r.reason or r.note])
 
 
 def summary(results, bins=10, width=40):

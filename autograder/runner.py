@@ -19,7 +19,9 @@ from pathlib import Path
 from traitlets.config import Config
 
 from . import grade as grading
+from . import tamper
 from .containment import for_this_process
+from .outputcap import TRUNCATED
 from .course import _tools_on_path, load_config, source_notebook
 
 
@@ -131,17 +133,117 @@ class _Deadline:
 
 
 def grade_one(api, run, submission):
-    """grade_submission under the run's wall-clock limit; a submission over it scores 0 with the reason."""
-    with _Deadline(run.timeout) as deadline:
-        result = grading.grade_submission(api, run.assignment, submission, list(run.tests))
-    if deadline.fired:
-        result.scores = {gid: 0.0 for gid in result.scores}
-        result.reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
-    elif "Kernel died" in result.reason or "DeadKernelError" in result.reason:
-        result.reason = ("the notebook's kernel died while it ran (os._exit, a crash, or a "
-                         "resource limit such as CPU time)")
+    """Grade one submission: tamper scan, grade_submission under the wall-clock limit, notes, feedback."""
+    tampering = _tampering(run, submission)
+    if tampering:
+        result = grading.GradeResult(submission.student, str(submission.path),
+                                     scores={gid: 0.0 for gid, _ in run.tests}, max_scores=dict(run.tests))
+        result.reason = (f"not graded: the answers change the grader's own code ({tampering[0]}); "
+                         f"an instructor can review it")
+    else:
+        with _Deadline(run.timeout) as deadline:
+            result = grading.grade_submission(api, run.assignment, submission, list(run.tests))
+        if deadline.fired:
+            result.scores = {gid: 0.0 for gid in result.scores}
+            result.reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
+        elif not result.reason:
+            result.note = notes(run, submission)
     result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
+    if result.note:
+        _add_note(result.feedback, result.note)
     return result
+
+
+def _read(path):
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4)
+
+
+def _tampering(run, submission):
+    if submission.problem or grading.read_problem(submission.path):
+        return []
+    return tamper.scan(tamper.student_cells(_read(submission.path), _read(source_notebook(run.assignment))))
+
+
+ERROR_WORDS = {
+    "KeyboardInterrupt": "was stopped at the time limit of one cell",
+    "CellTimeoutError": "was stopped at the time limit of one cell",
+    "MemoryError": "asked for more memory than the grader allows (MemoryError)",
+    "SystemExit": "called sys.exit()",
+}
+
+
+def notes(run, submission):
+    """One line on what went wrong in a graded notebook ("" when nothing did).
+
+    Deleted test cells (they score 0), deleted answer cells, metadata that nbgrader needs and
+    that was removed, answer cells that stopped with an error, output cut by the grader.
+    """
+    submitted = _read(submission.path)
+    source = _read(source_notebook(run.assignment))
+    found = [_gid(c) for c in submitted.cells]
+    said = []
+    version = json.loads(Path(submission.path).read_bytes()).get("nbformat")
+    if version != 4:
+        said.append(f"notebook format {version} was converted to 4")
+    kernel = submitted.metadata.get("kernelspec", {}).get("name")
+    if kernel not in (None, source.metadata.get("kernelspec", {}).get("name")):
+        said.append(f"the notebook asked for the kernel {kernel!r}; it ran on the course's Python kernel")
+    if not any(c.metadata.get("nbgrader") for c in submitted.cells):
+        said.append("the cells' nbgrader metadata was removed, so no test could be found: "
+                    "paste your answers into a fresh copy of the notebook")
+    else:
+        missing_tests = [gid for gid in _ids(source, "grade") if gid not in found]
+        missing_answers = [gid for gid in _ids(source, "solution") if gid not in found]
+        if missing_tests:
+            said.append(f"test cells deleted (0 points): {', '.join(missing_tests)}")
+        if missing_answers:
+            said.append(f"answer cells deleted: {', '.join(missing_answers)}")
+        release = _read(Path(run.course_dir) / "release" / run.assignment / f"{run.assignment}.ipynb")
+        released = {_gid(c): c.source for c in release.cells if _gid(c) in _ids(release, "grade")}
+        edited = [_gid(c) for c in submitted.cells if _gid(c) in released and c.source != released[_gid(c)]]
+        if edited:
+            said.append(f"test cells edited; the original tests were run: {', '.join(edited)}")
+        position = {_gid(c): i for i, c in enumerate(source.cells) if _gid(c)}
+        order = [position[gid] for gid in found if gid in position]
+        if order != sorted(order):
+            said.append("cells were moved out of the notebook's order; they ran in the order handed in")
+    autograded = (Path(run.course_dir) / "autograded" / submission.student / run.assignment
+                  / f"{run.assignment}.ipynb")
+    if autograded.is_file():
+        for index, cell in enumerate(_read(autograded).cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or meta.get("grade"):
+                continue
+            for out in cell.get("outputs", []):
+                if out.output_type == "error":
+                    what = ERROR_WORDS.get(out.ename, f"raised {out.ename}")
+                    said.append(f"{meta.get('grade_id') or f'cell {index + 1}'} {what}")
+                    break
+            if any(TRUNCATED in str(out) for out in cell.get("outputs", [])):
+                said.append(f"{meta.get('grade_id') or f'cell {index + 1}'} printed too much (cut)")
+    return "; ".join(said)
+
+
+def _gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _ids(nb, kind):
+    """Grade ids of the cells of ``kind`` ("grade": tests, "solution": answers), in order."""
+    return [_gid(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get(kind)]
+
+
+def _add_note(feedback, note):
+    """Put the note at the top of nbgrader's feedback page."""
+    import html
+
+    page = Path(feedback).read_text(encoding="utf-8")
+    at = page.find(">", page.find("<body")) + 1
+    box = (f'\n<div class="grader-note" style="border:2px solid #c60;padding:0.5em 1em;margin:1em">'
+           f"<strong>Note from the grader:</strong> {html.escape(note)}</div>\n")
+    Path(feedback).write_text(page[:at] + box + page[at:] if at > 0 else box + page, encoding="utf-8")
 
 
 _worker = {}

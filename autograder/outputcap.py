@@ -1,0 +1,42 @@
+"""A cap on what one cell may print into the autograded notebook and the feedback."""
+
+import json
+
+from nbformat import from_dict
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
+
+TRUNCATED = "[output cut by the grader:"
+
+
+class CapOutput(NbGraderPreprocessor):
+    """Cut each code cell's outputs to ``max_chars`` characters.
+
+    Runs right after the notebook has executed (autograder.containment puts it there), so that
+    100 MB printed by a student stays out of the autograded notebook and the feedback: nbgrader's
+    own LimitOutput counts lines, and one line can be any length. Error outputs (the tests'
+    messages) are always kept, each line cut to 2000 characters.
+    """
+
+    max_chars = Integer(100_000, help="characters of output kept per cell").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        budget, kept = self.max_chars, []
+        for out in cell.outputs:
+            size = len(json.dumps(out))
+            if out.output_type == "error":
+                out.evalue = out.evalue[:2000]
+                out.traceback = [line[:2000] for line in out.traceback]
+                kept.append(out)
+            elif size <= budget:
+                kept.append(out)
+                budget -= size
+            else:
+                text = out.get("text", "")[:max(budget, 0)] if out.output_type == "stream" else ""
+                kept.append(from_dict({"output_type": "stream", "name": "stdout",
+                                       "text": f"{text}\n{TRUNCATED} {size} characters of output]\n"}))
+                budget = 0
+        cell.outputs = kept
+        return cell, resources

@@ -1,0 +1,115 @@
+"""Answers that tamper with the grader: a static scan of a submission's code before it runs.
+
+nbgrader runs the tests in the student's kernel, after the student's code, so whatever a test
+uses the student's code could have replaced. The checks capture numpy's functions when they are
+imported and the test cells re-import the checks (autograder.checks.common), which defeats
+rebinding a name; rebinding an attribute of a module (``check.state_values = ...``,
+``np.testing.assert_allclose = ...``) would not be defeated. This scan finds such code before the
+notebook runs: assignments to, or setattr/delattr on, anything reached from an imported module;
+``sys.modules``, ``__dict__`` and similar handles on the interpreter's internals; code run from
+strings (exec, eval, compile, __import__); importing importlib, ctypes, gc or builtins. None of
+these is needed to answer an exercise. A notebook with a finding scores 0 and the reason names
+the cell and line, for an instructor to review.
+
+It is a scan, not a proof: code can hide from any static check. The sandbox
+(autograder.containment) bounds what hidden code can reach; the scan keeps the grades honest
+against the direct attempts.
+"""
+
+import ast
+
+FORBIDDEN_CALLS = {"exec", "eval", "compile", "__import__"}
+MUTATING_CALLS = {"setattr", "delattr"}
+FORBIDDEN_MODULES = {"importlib", "ctypes", "gc", "builtins"}
+FORBIDDEN_ATTRIBUTES = {"modules", "__dict__", "__code__", "__globals__", "__builtins__",
+                        "__subclasses__", "__import__"}
+
+
+def _source_for_ast(source):
+    """Cell source as plain Python (IPython magics and shell escapes turned into calls)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def _root(node):
+    """The name at the root of ``a.b[c].d`` or ``getattr(a, 'b').c``, else None."""
+    while True:
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        elif isinstance(node, ast.Call) and node.args:
+            node = node.args[0]
+        elif isinstance(node, ast.Name):
+            return node.id
+        else:
+            return None
+
+
+def _module_names(tree, names):
+    """Add to ``names`` every name bound by an import in ``tree`` and its plain aliases (m = np)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    grew = True
+    while grew:
+        grew = False
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute))
+                    and _root(node.value) in names):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id not in names:
+                        names.add(target.id)
+                        grew = True
+    return names
+
+
+def _findings(tree, modules):
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                if isinstance(target, (ast.Attribute, ast.Subscript)) and _root(target) in modules:
+                    yield line, f"changes {ast.unparse(target)}, part of an imported module"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in FORBIDDEN_CALLS:
+                yield line, f"calls {node.func.id}()"
+            elif node.func.id in MUTATING_CALLS and node.args and _root(node.args[0]) in modules:
+                yield line, f"calls {node.func.id}() on {ast.unparse(node.args[0])}, an imported module"
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
+            yield line, f"uses {ast.unparse(node)}"
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for name in names:
+                if name.split(".")[0] in FORBIDDEN_MODULES:
+                    yield line, f"imports {name}"
+
+
+def scan(cells):
+    """Findings in ``cells`` = [(cell name, source)]: a list of "cell name, line N: what it does"."""
+    trees = []
+    for name, source in cells:
+        try:
+            trees.append((name, ast.parse(_source_for_ast(source))))
+        except SyntaxError:
+            continue  # it fails when it runs; nothing in it can run before the tests
+    modules = set()
+    for _, tree in trees:
+        _module_names(tree, modules)
+    return [f"{name}, line {line}: {what}" for name, tree in trees for line, what in _findings(tree, modules)]
+
+
+def student_cells(nb, source_nb):
+    """[(name, source)] of the code cells the student controls: all but those nbgrader restores.
+
+    nbgrader overwrites a submitted cell with the source's when their grade ids match and the
+    source cell is locked or a test; every other code cell runs as the student wrote it.
+    """
+    restored = {c.metadata["nbgrader"]["grade_id"] for c in source_nb.cells
+                if c.metadata.get("nbgrader", {}).get("locked") or c.metadata.get("nbgrader", {}).get("grade")}
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id not in restored:
+            cells.append((grade_id or f"cell {index + 1}", cell.source))
+    return cells
