@@ -3,7 +3,10 @@
 The PostgreSQL server is real (tests/postgres.py starts one on loopback for the session).
 """
 
+import csv
 import multiprocessing
+import subprocess
+import sys
 
 import pytest
 from nbgrader.api import Gradebook
@@ -72,3 +75,35 @@ def test_shards_split_the_class_exactly_once():
     for bad in ("0/3", "4/3", "2", "a/b", "1/0"):
         with pytest.raises(ValueError, match="--shard"):
             parse_shard(bad)
+
+
+def test_two_sharded_graders_fill_one_postgresql_gradebook(postgres_server, tmp_path):
+    """Two `grade --shard K/2 --db postgresql://...` commands at once: every student graded once."""
+    from fixtures.bad_submissions import ASSIGNMENT, FULL, corpus
+
+    bad = corpus()
+    kinds = [bad["good_a"], bad["infinite_loop"].replace(b"while True", b"while False")]  # 23 and 23
+    candidates = [f"student{k}" for k in range(40)]
+    picked = {k: [s for s in candidates if in_shard(s, (k, 2))][:2] for k in (1, 2)}
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    students = picked[1] + picked[2]
+    for n, student in enumerate(students):
+        (subs / f"{student}.ipynb").write_bytes(kinds[n % 2] if n != len(students) - 1 else b"{}")
+    url = postgres_server.new_database()
+    graders = [subprocess.Popen([sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs),
+                                 "--out", str(tmp_path / f"out{k}"), "--db", url, "--shard", f"{k}/2",
+                                 "--seed", "3", "--quiet"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for k in (1, 2)]
+    logs = [g.communicate(timeout=600)[0] for g in graders]
+    assert [g.returncode for g in graders] == [0, 0], logs
+    rows = {}
+    for k in (1, 2):
+        with open(tmp_path / f"out{k}" / "grades.csv", newline="") as f:
+            part = {r["student"]: float(r["total"]) for r in csv.DictReader(f)}
+        assert sorted(part) == sorted(picked[k])
+        rows.update(part)
+    assert rows == {s: (0.0 if s == students[-1] else FULL) for s in students}
+    with Gradebook(gradebook_url(url, None), COURSE) as gb:
+        graded = {s.id: gb.find_submission(ASSIGNMENT, s.id).score for s in gb.students}
+    assert graded == {s: FULL for s in students[:-1]}  # the unreadable one never reached nbgrader
