@@ -15,21 +15,24 @@ from torch import nn
 CELLS = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, forget_bias=None):
+def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, keep_bias=None):
     """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, one layer.
 
-    forget_bias: for an LSTM, start the forget gate's total bias (b_ih + b_hh) at this value
-    instead of torch's small random one, so that the cell starts out remembering (as
-    :func:`rnn_ref.init.cell_params` does); None keeps torch's initialisation.
+    keep_bias: start the total bias (b_ih + b_hh) of the gate that keeps the old state at this
+    value instead of torch's small random one: the LSTM's forget gate f, or the GRU's update gate
+    z (torch's convention, h = (1 - z) * n + z * h_prev). A bias of 3 gives a gate near
+    sigmoid(3) = 0.95, so the cell starts out remembering for about 20 steps; None keeps torch's
+    initialisation. Ignored for the Elman RNN, which has no such gate.
     """
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
     layer = CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
-    if cell == "lstm" and forget_bias is not None:
+    if cell != "elman" and keep_bias is not None:
+        rows = slice(hidden_size, 2 * hidden_size)  # the second block: f of i, f, g, o; z of r, z, n
         with torch.no_grad():
             for name, bias in layer.named_parameters():
-                if name.startswith("bias_"):  # gate blocks i, f, g, o
-                    bias[hidden_size:2 * hidden_size] = forget_bias if name.startswith("bias_ih") else 0.0
+                if name.startswith("bias_"):
+                    bias[rows] = keep_bias if name.startswith("bias_ih") else 0.0
     return layer
 
 
@@ -61,10 +64,10 @@ class Classifier(nn.Module):
     """
 
     def __init__(self, vocab_size, num_classes, cell="lstm", hidden_size=64, embed_size=32,
-                 forget_bias=None):
+                 keep_bias=None):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = recurrent_layer(cell, embed_size, hidden_size, forget_bias=forget_bias)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size, keep_bias=keep_bias)
         self.out = nn.Linear(hidden_size, num_classes)
 
     def forward(self, ids, lengths):
