@@ -167,10 +167,11 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, reset="after"):
     reset 'after' (torch) or 'before' (Cho et al.).
     Returns (hs, cache): hs (N, T, H), the hidden states h_1 ... h_T; cache a :class:`GRUCache`.
 
-    Computes exactly :func:`gru_step_forward` at every step, arranged for speed: the input
-    projections of all steps are one matrix product, the sigmoids are tanh calls on weights
-    pre-scaled by 0.5 (sigmoid(a) = 0.5 tanh(a / 2) + 0.5, and scaling by 0.5 is exact), and
-    each step works in place on preallocated buffers (never on the caller's arrays).
+    Computes :func:`gru_step_forward` at every step (equal up to rounding), arranged for
+    speed: the input projections of all steps are one matrix product, the sigmoids are tanh
+    calls on weights pre-scaled by 0.5 (sigmoid(a) = 0.5 tanh(a / 2) + 0.5, and scaling by 0.5
+    is exact), and each step works in place on preallocated time-major buffers (never on the
+    caller's arrays).
     """
     x, h0, Wx, Wh, bx, bh = _check_params(x, h0, Wx, Wh, bx, bh, reset, sequence=True)
     N, T, D = x.shape

@@ -165,9 +165,10 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     Returns (hs, cache): hs (N, T, H), the hidden states h_1 ... h_T; cache an
     :class:`LSTMCache` (its properties give every gate's activations).
 
-    Computes exactly :func:`lstm_step_forward` at every step, arranged for speed: the input
-    projections of all steps are one matrix product, and each step works in place on
-    preallocated buffers (never on the caller's arrays).
+    Computes :func:`lstm_step_forward` at every step (equal up to rounding), arranged for
+    speed: the input projections of all steps are one matrix product, one tanh call per step
+    gives all four gates (see :func:`_sigmoid_scale`), and each step works in place on
+    preallocated time-major buffers (never on the caller's arrays).
     """
     x, h0, c0, Wx, Wh, b = _check_params(x, h0, c0, Wx, Wh, b, sequence=True)
     N, T, D = x.shape
@@ -188,9 +189,9 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
         a = gates[t]  # (N, 4H) input part of the pre-activations (scaled), becomes the gates
         a += np.matmul(hs[t], Wh_scaled, out=recurrent)
         a += b_scaled  # added per step, where the block is in cache, not in one pass over all T
-        np.tanh(a, out=a)
+        np.tanh(a, out=a)  # tanh(a_g), and tanh(a / 2) in the sigmoid blocks
         a *= scale
-        a += offset
+        a += offset  # i, f, o = (1 + tanh(a / 2)) / 2
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         np.multiply(f, cs[t], out=cs[t + 1])
         cs[t + 1] += np.multiply(i, g, out=ig)
