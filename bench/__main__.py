@@ -39,12 +39,12 @@ def main():
 
     from bench.environment import limit_threads, removed_variables
     from bench.layers import LAYERS, make_runs, matmul_flops, numpy_matmul_seconds
-    from bench.timing import best_of
+    from bench.timing import best_of_each
 
     blas = limit_threads(args.threads)
     dtype = np.dtype(args.dtype)
     repeat = args.repeat or (3 if args.quick else 5)
-    timer = lambda fn, repeat=repeat: best_of(fn, repeat, min_seconds=0.2)
+    timer = lambda *fns, repeat=repeat: best_of_each(fns, repeat, min_seconds=0.2)
     if args.sizes:
         sizes = [tuple(int(v) for v in size.split(",")) for size in args.sizes.split(";")]
     else:
@@ -64,12 +64,12 @@ def main():
     for N, T, D, H in sizes:
         for layer in args.layers.split(","):
             G = LAYERS[layer][0]
-            step_gemm = numpy_matmul_seconds(N, H, G * H, dtype, timer)
+            step_gemm = numpy_matmul_seconds(N, H, G * H, dtype, lambda fn: timer(fn)[0][0])
             runs = make_runs(layer, N, T, D, H, dtype)
             for name in ("forward", "forward+backward"):
                 flops = matmul_flops(layer, N, T, D, H, backward=name != "forward")
                 k = repeat if flops < 2e10 else max(2, repeat // 2)  # the largest cases take seconds each
-                (ours, ours_cpu), (theirs, theirs_cpu) = timer(runs[f"rnn_ref {name}"], k), timer(runs[f"torch {name}"], k)
+                (ours, ours_cpu), (theirs, theirs_cpu) = timer(runs[f"rnn_ref {name}"], runs[f"torch {name}"], repeat=k)
                 results[layer, (N, T, D, H), name] = ours / theirs
                 print(
                     f"{layer:<6}{N:>5}{T:>5}{D:>5}{H:>5}  {name:<17}{ours * 1e3:>11.1f}{theirs * 1e3:>10.1f}"
