@@ -39,7 +39,7 @@ def _grade(args):
             raise ValueError("--shard needs --seed: every grader of the class must draw the same test inputs")
         results = grade(args.assignment, args.submissions, args.out, seed=args.seed,
                         progress=not args.quiet, jobs=args.jobs, db=args.db, shard=shard,
-                        sandbox=args.sandbox, timeout=args.timeout)
+                        sandbox=args.sandbox, timeout=args.timeout, cell_timeout=args.cell_timeout)
     except (course.UnknownAssignment, SubmissionsError, ValueError, RuntimeError) as exc:
         return _fail(str(exc))
     print(summary(results))
@@ -101,6 +101,8 @@ def parser():
                         "on (fail where it does not), off (resource limits only)")
     g.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
                    help="wall-clock limit for one submission (default 600)")
+    g.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                   help="time limit of one cell (default: the course config's, 60)")
     g.set_defaults(run=_grade)
     return p
 
