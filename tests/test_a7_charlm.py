@@ -31,6 +31,12 @@ MUTANTS = {
                             BATCHES, "streams that interleave the text"),
     "partial_last_batch": ("answer_batches", [("range(n // seq_len)", "range(-(-n // seq_len))")],
                            BATCHES, "drop the incomplete rest"),
+    "calls_reference_batching": ("answer_batches",
+                                 [("    n = (len(ids) - 1) // batch_size\n",
+                                   "    from rnn_ref.apps import charlm\n"
+                                   "    x, y = charlm.stream_batches(ids, batch_size)\n"
+                                   "    n = x.shape[1]\n")],
+                                 BATCHES, "uses rnn_ref's own character-model code"),
     "no_clipping": ("answer_step", [("    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n", "")],
                     LOOP, "a step without gradient clipping"),
     "no_zero_grad": ("answer_step", [("    optimizer.zero_grad()\n", "")], LOOP, "never zeroes the gradients"),

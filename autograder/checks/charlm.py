@@ -9,6 +9,8 @@ fixed seed: 3000 draws per temperature against softmax(scores / T), with a chi-s
 
 import contextlib
 import copy
+import inspect
+import os
 import sys
 import warnings
 
@@ -16,10 +18,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from rnn_ref.apps import charlm as reference_app
+from rnn_ref.apps import training as reference_training
 from rnn_ref.apps.charlm import evaluate_bpc, stream_batches
 from rnn_ref.apps.models import CharLM, detach_state
 
-from .common import CheckFailed, assert_close, rng
+from .common import CheckFailed, ForbiddenShortcut, assert_close, rng
 
 HELDOUT_CHARS = 10_000  # the held-out loss is measured on this many characters (about 1 s)
 MAX_HELDOUT_BPC = 3.3  # the unigram model of the text scores 4.7 bits per character
@@ -32,17 +36,33 @@ DETACH = ("return state.detach() from train_step, so that the next batch's backw
           "(truncated BPTT) instead of running into the previous batch's graph")
 
 
+_REFERENCE_FILES = tuple(os.path.abspath(m.__file__) for m in (reference_app, reference_training))
+
+
 def call_student(fn, *args):
     """Call the student's ``fn(*args)`` on the caller's own objects.
 
     Unlike common.call_student, nothing is copied: these exercises update the model, the
     optimizer and the random generator in place, and the checks look at them afterwards. As
-    there, warnings and stderr go to stdout (nbgrader zeroes a cell that writes to stderr) and
-    the unanswered stub becomes a message.
+    there, warnings and stderr go to stdout (nbgrader zeroes a cell that writes to stderr), the
+    unanswered stub becomes a message, and the reference solution is off limits: naming rnn_ref
+    in the function, or entering rnn_ref.apps.charlm or rnn_ref.apps.training (the course's own
+    batching, training and sampling), raises ForbiddenShortcut. The given model may be used.
     """
     name = getattr(fn, "__name__", "your function")
+    forbidden = f"`{name}` uses rnn_ref's own character-model code; write it yourself, so its tests score 0."
+    with contextlib.suppress(OSError, TypeError):
+        if "rnn_ref" in inspect.getsource(fn):
+            raise ForbiddenShortcut(forbidden)
+    found = []
+
+    def profiler(frame, event, arg):
+        if event == "call" and not found and frame.f_code.co_filename.endswith(_REFERENCE_FILES):
+            found.append(frame.f_code.co_name)
+
     with warnings.catch_warnings(record=True) as warned, contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("always")
+        sys.setprofile(profiler)
         try:
             value = fn(*args)
         except NotImplementedError:
@@ -52,6 +72,10 @@ def call_student(fn, *args):
             if "backward through the graph a second time" in str(exc):
                 raise CheckFailed(f"`{name}` ran backward into a graph that was already freed: {DETACH}.") from None
             raise
+        finally:
+            sys.setprofile(None)
+    if found:
+        raise ForbiddenShortcut(forbidden)
     for w in warned:
         print(f"Note: `{name}` raised a warning (no points lost): {w.category.__name__}: {w.message}")
     return value
