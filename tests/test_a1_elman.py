@@ -142,12 +142,16 @@ def test_csv_has_a_row_per_student_with_each_test(graded):
     assert float(rows["group1"]["test_step_values"]) == points(A)["test_step_values"]
 
 
-def test_feedback_shows_no_hidden_test(graded):
+def test_feedback_shows_no_hidden_test_but_keeps_its_message(graded):
     results, out = graded
     for student in results:
         text = feedback_text(out, student)
         assert "HIDDEN TESTS" not in text
         assert "check.state_single_unit" not in text and "check.forward_edge_sizes" not in text
+    assert "(hidden tests: their code is not shown)" in feedback_text(out, "solution")
+    # group1's Wh.T fails the hidden edge-size test too: its message is shown, not its code
+    assert results["group1"].scores["test_forward_edge_sizes"] == 0
+    assert "CheckFailed: Your `hs` matches an Elman RNN with Wh transposed" in feedback_text(out, "group1")
 
 
 def test_grading_twice_gives_identical_grades(graded, tmp_path):
