@@ -90,14 +90,3 @@ def exclusive(url, name="schema"):
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def prepare_gradebook(url, course_id):
-    """Create the gradebook's tables and course row once, whoever else is starting at the same time."""
-    from nbgrader.api import Gradebook
-
-    from .course import _tools_on_path
-
-    _tools_on_path()  # a new gradebook asks the alembic command for its schema version
-    with exclusive(url):
-        Gradebook(url, course_id).close()

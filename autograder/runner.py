@@ -21,8 +21,8 @@ from traitlets.config import Config
 from . import grade as grading
 from . import tamper
 from .containment import for_this_process
-from .outputcap import TRUNCATED
 from .course import _tools_on_path, load_config, source_notebook
+from .outputcap import TRUNCATED
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,18 @@ def save_result(journal_dir, result, print_):
     os.replace(tmp, path)
 
 
+KERNEL_MARKS = ("autograder.containment", "ipykernel")
+
+
 def _kill_kernels():
-    """Kill this process's children (the kernel and its sandbox): the notebook stops at once."""
+    """Kill the kernels this process started (and their sandboxes): the notebook stops at once."""
     import psutil
 
     for child in psutil.Process().children(recursive=True):
         try:
-            child.kill()
-        except psutil.NoSuchProcess:
+            if any(mark in " ".join(child.cmdline()) for mark in KERNEL_MARKS):
+                child.kill()
+        except psutil.Error:
             pass
 
 

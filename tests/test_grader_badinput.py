@@ -117,3 +117,16 @@ def test_regrading_changes_nothing_and_an_interrupted_run_resumes(graded):
     again = {p.parent.parent.name: p.stat().st_mtime_ns for p in autograded.glob(f"*/{ASSIGNMENT}/*.ipynb")}
     regraded = sorted(s for s in again if again[s] != stamps.get(s))
     assert regraded == ["good_a", "tests_edited"]  # not_json never reaches nbgrader
+
+
+def test_a_submission_over_the_time_limit_scores_0_and_says_why(tmp_path):
+    from fixtures.bad_submissions import slow_submission
+
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "slow.ipynb").write_bytes(slow_submission(cells=10, seconds=3))
+    [result] = grade(ASSIGNMENT, tmp_path / "subs", tmp_path / "out", seed=SEED, progress=False,
+                     cell_timeout=5, timeout=8)
+    assert result.total == 0
+    assert result.reason == "stopped after 8 s: the notebook took too long to grade"
+    feedback = (tmp_path / "out" / "feedback" / "slow.html").read_text()
+    assert html.escape(result.reason) in feedback
