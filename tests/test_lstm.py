@@ -136,5 +136,6 @@ def test_float32_in_float32_out(rng, random_params):
     for g32, g64 in zip(lstm_backward(dhs.astype(np.float32), cache32), lstm_backward(dhs, cache64)):
         assert g32.dtype == np.float32
         np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-4)
-    h, c, _ = lstm_step_forward(inputs32[0][:, 0], *inputs32[1:2], inputs32[5], *inputs32[2:5])
+    x, h0, Wx, Wh, b, c0 = inputs32
+    h, c, _ = lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)
     assert h.dtype == c.dtype == np.float32
