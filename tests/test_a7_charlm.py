@@ -2,8 +2,8 @@
 
 In process (tests/notebook_cells.py) the training cell and the held-out test that needs it are
 skipped, so each mutant costs about a second; the train-step and train-loop tests still compare
-with the reference on small models. The solution, the blank copy and the mutants in GRADED go
-through the real grader in one ``grade`` run, training included.
+with the reference on small models. The solution, the blank copy and one notebook carrying the
+COMBINED mutants go through the real grader in one ``grade`` run, training included.
 """
 
 import warnings
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 import notebook_cells
-from grading import failed_tests, feedback_text, grade_all, mutant, points, solved, student_copy
+from grading import combined_mutant, failed_tests, feedback_text, grade_all, points, solved, student_copy
 
 A = "a7_charlm"
 TRAINING = ("train_model", "test_heldout_loss", "demo_generate")  # skipped in process
@@ -60,9 +60,8 @@ MUTANTS = {
                           {"test_sampler_large_scores"}, "subtract the largest score first"),
 }
 
-# Graded for real, training included: (name, tests that must fail there)
-GRADED = {"targets_not_shifted": BATCHES | {"test_heldout_loss"},
-          "temperature_multiplies": SAMPLER}
+# Graded for real in one notebook, training included: {name: tests that must fail there}
+COMBINED = {"targets_not_shifted": BATCHES | {"test_heldout_loss"}, "temperature_multiplies": SAMPLER}
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
@@ -80,9 +79,10 @@ def test_solution_in_process_passes_every_test_but_the_skipped_one():
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    """The solution, the blank copy and the GRADED mutants graded in one run."""
+    """The solution, the blank copy and the COMBINED mutants graded in one run."""
+    table = {name: (*MUTANTS[name][:2], failing, MUTANTS[name][3]) for name, failing in COMBINED.items()}
     notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4),
-                 **{name: mutant(A, MUTANTS[name][0], *MUTANTS[name][1]) for name in GRADED}}
+                 "combined": combined_mutant(A, table, list(COMBINED))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return grade_all(A, notebooks, tmp_path_factory.mktemp("a7"), nested={"solution"}, seed=7)
@@ -100,19 +100,19 @@ def test_blank_student_copy_scores_zero(graded):
     assert result.reason == "" and result.total == 0
 
 
-@pytest.mark.parametrize("name", sorted(GRADED))
-def test_graded_mutant_loses_exactly_its_tests_and_feedback_names_the_mistake(graded, name):
+def test_combined_mutant_loses_exactly_its_mistakes_tests_and_feedback_names_each(graded):
     results, out = graded
-    failing, phrase = GRADED[name], MUTANTS[name][3]
-    assert failed_tests(results[name]) == failing
-    assert results[name].total == sum(points(A).values()) - sum(points(A)[t] for t in failing)
-    assert phrase in feedback_text(out, name)
+    failing = set().union(*COMBINED.values())
+    assert failed_tests(results["combined"]) == failing
+    assert results["combined"].total == sum(points(A).values()) - sum(points(A)[t] for t in failing)
+    for name in COMBINED:
+        assert MUTANTS[name][3] in feedback_text(out, "combined")
 
 
-def test_untrained_model_fails_the_heldout_threshold_with_the_reason(graded):
+def test_model_trained_on_unshifted_targets_fails_the_heldout_threshold_with_the_reason(graded):
     results, out = graded
-    assert "test_heldout_loss" in failed_tests(results["targets_not_shifted"])
-    assert "worse than guessing from frequencies" in feedback_text(out, "targets_not_shifted")
+    assert "test_heldout_loss" in failed_tests(results["combined"])
+    assert "worse than guessing from frequencies" in feedback_text(out, "combined")
 
 
 def test_feedback_shows_no_hidden_test(graded):

@@ -274,8 +274,9 @@ def heldout_loss(model, heldout_ids):
         raise CheckFailed(
             f"The trained model scores {bpc:.3f} bits per character on held-out text; it should be below "
             f"{MAX_HELDOUT_BPC} (character frequencies alone give {UNIGRAM_BPC}). "
-            + ("It is worse than guessing from frequencies: are the targets one character ahead of the "
-               "inputs?" if bpc > UNIGRAM_BPC else "Check the batching and the training loop."))
+            + ("It is worse than guessing from frequencies: did the training cell run (Exercises 1 to 3 "
+               "done), and are the targets one character ahead of the inputs?" if bpc > UNIGRAM_BPC
+               else "Check the batching and the training loop."))
 
 
 # ---------------------------------------------------------------------------------------------
