@@ -9,15 +9,14 @@ cell scores 0; execution goes on after it).
 
 import contextlib
 import io
-import os
 
 import nbformat
 
 from autograder.authoring import answers
-from autograder.checks.common import SEED_VARIABLE
+from autograder.checks import common
 from autograder.course import source_notebook
 
-os.environ.setdefault(SEED_VARIABLE, "2718")  # the same random inputs in every run of the suite
+SEED = 2718  # the run seed while a notebook is scored here: the same inputs in every suite run
 
 
 def edited_answers(assignment, cell=None, *replacements):
@@ -38,6 +37,16 @@ def score(assignment, filled, skip=()):
     """
     nb = nbformat.read(str(source_notebook(assignment)), as_version=4)
     namespace, scores = {"__name__": "__main__"}, {}
+    saved, common._seed = common._seed, SEED
+    try:
+        _run(nb, filled, skip, namespace, scores)
+    finally:
+        common._seed = saved
+    return scores
+
+
+def _run(nb, filled, skip, namespace, scores):
+    """Execute the code cells of nb in namespace; record each test cell's score into scores."""
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or meta.get("grade_id") in skip:
@@ -51,7 +60,6 @@ def score(assignment, filled, skip=()):
             message = f"{type(exc).__name__}: {exc}"
         if meta.get("grade"):
             scores[meta["grade_id"]] = (0 if message else meta["points"], message)
-    return scores
 
 
 def failed(scores):
