@@ -4,20 +4,23 @@ The grader never starts a student kernel directly. :func:`grading_kernel` instal
 whose command is this module's launcher; nbgrader's ``Execute`` preprocessor is told to use that
 kernel whatever the submitted notebook's metadata says. The launcher, before it becomes the kernel:
 
-1. sets resource limits on the kernel process: CPU seconds, address space (a huge allocation
+1. keeps only an allow-list of environment variables (the grader's secrets stay behind) and
+   sends what the kernel writes to its own stdout/stderr to a log, not the grader's terminal;
+2. sets resource limits on the kernel process: CPU seconds, address space (a huge allocation
    raises ``MemoryError`` instead of swapping the machine to death), size of any file written
    (writes past it raise ``OSError``), number of processes;
-2. when run as root, drops to an unprivileged user (``nobody``): Linux does not apply the process
-   limit to root, and an unprivileged kernel cannot undo the limits;
 3. where bubblewrap works (:func:`sandbox_status`), re-executes the kernel inside it: no network,
    a private /tmp, read-only system and Python directories, and nothing else of the file system
    except the notebook's working directory (writable). The course directory (sources with
    solutions, gradebook, other students' submissions) and the repository's ``solutions/`` are
-   simply absent.
+   simply absent. When the grader is root, the kernel inside drops to ``nobody`` (Linux does
+   not apply the process limit to root, and root could undo the sandbox's mounts). Without the
+   sandbox the kernel runs as the grader's user, under the limits only.
 
 Without a network the kernel cannot reach the grader over TCP, so kernels talk over unix sockets
 (jupyter_client's ``ipc`` transport) in a private directory bound into the sandbox. The launcher
-keeps the socket paths that the grader expects by leaving symbolic links there.
+keeps the socket paths that the grader expects by leaving symbolic links there. The same
+config also puts :class:`autograder.outputcap.CapOutput` into nbgrader's autograde steps.
 """
 
 import argparse
