@@ -5,6 +5,8 @@ import re
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
+from .checks.common import format_failure
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -12,7 +14,8 @@ class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden-test code from grade cells and shorten their error tracebacks.
 
     A traceback prints the failing line of the cell, which would reveal a hidden test; the
-    feedback keeps only the check's message (``ename: evalue``), which is written for students.
+    feedback keeps only the exception's name and message (a check's message is written for
+    students and names no hidden code).
     """
 
     def preprocess_cell(self, cell, resources, index):
@@ -22,5 +25,5 @@ class HideHiddenTests(NbGraderPreprocessor):
                 cell.source = cell.source.rstrip() + "\n# (hidden tests: their code is not shown)"
                 for output in cell.outputs:
                     if output.output_type == "error":
-                        output.traceback = [f"{output.ename}: {_ANSI.sub('', output.evalue)}"]
+                        output.traceback = [format_failure(output.ename, _ANSI.sub("", output.evalue))]
         return cell, resources

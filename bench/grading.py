@@ -48,6 +48,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.grading", description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="a1_elman")
     parser.add_argument("--count", type=int, default=20, help="number of submissions (default 20)")
+    parser.add_argument("--grade-only", action="store_true",
+                        help="time `grade` alone, without the plain nbgrader baseline "
+                             "(e.g. --assignment a4_lstm --count 100)")
     args = parser.parse_args(argv)
 
     bin_dir = str(Path(sys.executable).parent)
@@ -56,6 +59,14 @@ def main(argv=None):
         tmp = Path(tmp)
         folder = tmp / "submissions"
         students = write_submissions(folder, args.assignment, args.count)
+
+        ours = run([sys.executable, "-m", "autograder", "grade", args.assignment, str(folder),
+                    "--out", str(tmp / "out"), "--quiet", "--seed", "2024"], ROOT, env)
+        n = args.count
+        print(f"{n} submissions of {args.assignment} on {os.cpu_count()} cores")
+        if args.grade_only:
+            print(f"  python -m autograder grade              {ours:7.1f} s  {ours / n:5.2f} s/submission")
+            return
 
         course = tmp / "plain"
         generate_assignment(make_course_dir(course, args.assignment), args.assignment)
@@ -67,11 +78,6 @@ def main(argv=None):
         plain = run(nbgrader + ["autograde", args.assignment], course, env)
         feedback = run(nbgrader + ["generate_feedback", args.assignment], course, env)
 
-        ours = run([sys.executable, "-m", "autograder", "grade", args.assignment, str(folder),
-                    "--out", str(tmp / "out"), "--quiet", "--seed", "2024"], ROOT, env)
-
-    n = args.count
-    print(f"{n} submissions of {args.assignment} on {os.cpu_count()} cores")
     print(f"  nbgrader autograde                      {plain:7.1f} s  {plain / n:5.2f} s/submission")
     print(f"  nbgrader autograde + generate_feedback  {plain + feedback:7.1f} s  {(plain + feedback) / n:5.2f} s/submission")
     print(f"  python -m autograder grade              {ours:7.1f} s  {ours / n:5.2f} s/submission")

@@ -117,8 +117,10 @@ def read_csv(out):
 
 
 def feedback_text(out, student):
-    """The feedback HTML of one student, entities decoded (quotes, <, >)."""
-    return html.unescape((Path(out) / "feedback" / f"{student}.html").read_text(encoding="utf-8"))
+    """The feedback HTML of one student, entities decoded (quotes, <, >), whitespace runs made
+    single spaces (messages are wrapped for display)."""
+    text = html.unescape((Path(out) / "feedback" / f"{student}.html").read_text(encoding="utf-8"))
+    return " ".join(text.split())
 
 
 def failed_tests(result):

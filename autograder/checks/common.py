@@ -75,9 +75,34 @@ def rng(test_name):
 
 
 def announce_seed():
-    """Print the run's seed (the notebooks' setup cell calls this, so a run can be replayed)."""
+    """The notebooks' setup cell: print the run's seed (to replay a run) and, in IPython, show a
+    failed check as its message alone (see :func:`_message_only`)."""
     print(f"Random inputs of this run use seed {run_seed()} "
           f"(set {SEED_VARIABLE}={run_seed()} to replay them).")
+    try:
+        shell = get_ipython()  # noqa: F821 (defined inside IPython only)
+    except NameError:
+        return
+    shell.set_custom_exc((CheckFailed,), _message_only)
+
+
+def _message_only(shell, etype, value, tb, tb_offset=None):
+    """IPython handler for CheckFailed: the message, wrapped, without the checks' own frames.
+
+    The cell still ends in an error (nbgrader scores it 0); the student reads what is wrong
+    rather than a traceback through this package. Other exceptions keep their tracebacks.
+    """
+    stb = [format_failure(etype.__name__, str(value))]
+    shell._showtraceback(etype, value, stb)  # IPython leaves the display to the handler
+    return stb
+
+
+def format_failure(name, message, width=100):
+    """'Name:' then the message wrapped to ``width`` columns (notebook and feedback display)."""
+    lines = [f"{name}:"]
+    for paragraph in message.split("\n"):
+        lines += textwrap.wrap(paragraph, width=width) or [""]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
