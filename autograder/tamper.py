@@ -21,8 +21,8 @@ import ast
 FORBIDDEN_CALLS = {"exec", "eval", "compile", "__import__"}
 MUTATING_CALLS = {"setattr", "delattr"}
 FORBIDDEN_MODULES = {"importlib", "ctypes", "gc", "builtins"}
-FORBIDDEN_ATTRIBUTES = {"modules", "__dict__", "__code__", "__globals__", "__builtins__",
-                        "__subclasses__", "__import__"}
+FORBIDDEN_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__builtins__", "__subclasses__",
+                        "__import__"}
 
 
 def _source_for_ast(source):
@@ -63,6 +63,14 @@ def _module_names(tree, names):
     return names
 
 
+def _is_sys(node, tree):
+    """Whether ``node`` is a name bound to the sys module in ``tree`` (``sys.modules``, not a
+    torch model's ``.modules()``)."""
+    aliases = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
+               for a in n.names if a.name == "sys"}
+    return isinstance(node, ast.Name) and node.id in aliases | {"sys"}
+
+
 def _findings(tree, modules):
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
@@ -76,13 +84,17 @@ def _findings(tree, modules):
                 yield line, f"calls {node.func.id}()"
             elif node.func.id in MUTATING_CALLS and node.args and _root(node.args[0]) in modules:
                 yield line, f"calls {node.func.id}() on {ast.unparse(node.args[0])}, an imported module"
-        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
+        elif isinstance(node, ast.Attribute) and (
+                node.attr in FORBIDDEN_ATTRIBUTES or (node.attr == "modules" and _is_sys(node.value, tree))):
             yield line, f"uses {ast.unparse(node)}"
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             for name in names:
                 if name.split(".")[0] in FORBIDDEN_MODULES:
                     yield line, f"imports {name}"
+            if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(
+                    a.name == "modules" for a in node.names):
+                yield line, "imports sys.modules"
 
 
 def scan(cells):

@@ -130,3 +130,22 @@ def test_a_submission_over_the_time_limit_scores_0_and_says_why(tmp_path):
     assert result.reason == "stopped after 8 s: the notebook took too long to grade"
     feedback = (tmp_path / "out" / "feedback" / "slow.html").read_text()
     assert html.escape(result.reason) in feedback
+
+
+def test_tamper_scan_passes_every_solution_and_catches_the_usual_tricks():
+    from autograder.course import available_assignments, source_notebook
+    from autograder.tamper import scan
+
+    for assignment in available_assignments():  # the solutions and tests themselves: no finding
+        nb = nbformat.read(str(source_notebook(assignment)), as_version=4)
+        assert scan([(str(i), c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]) == []
+    legit = "import torch, re\nfor m in torch.nn.GRU(2, 3).modules(): pass\nr = re.compile('x')\n%matplotlib inline"
+    assert scan([("legit", legit)]) == []
+    tricks = ["import numpy as np\nn = np\nn.testing.assert_allclose = print",
+              "import numpy\nsetattr(numpy, 'allclose', lambda *a: True)",
+              "exec('import numpy; numpy.max = abs')",
+              "import sys\ndel sys.modules['autograder.checks.elman']",
+              "import importlib",
+              "from autograder.checks import common\ncommon.__dict__['assert_close'] = print"]
+    for code in tricks:
+        assert scan([("answer", code)]), code
