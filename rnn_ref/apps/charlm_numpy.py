@@ -20,10 +20,10 @@ from ..optim import Adam
 from ..vocab import Vocabulary, one_hot
 from .store import cached
 from .text import course_split, fingerprint
-from .training import decayed_lr, run_steps, smooth
+from .training import decayed_lr, run_steps, seed_everything, smooth
 
 
-def make_config(hidden_size=128, chars=40_000, seq_len=25, batch=16, lr=0.005, seconds=40,
+def make_config(hidden_size=128, chars=200_000, seq_len=25, batch=16, lr=0.005, seconds=40,
                 max_steps=20_000, seed=0):
     """A configuration of the numpy model (a dict)."""
     train, heldout = course_split()
@@ -68,6 +68,7 @@ def train_numpy_charlm(config):
     train, heldout = course_split()
     vocab = Vocabulary.from_text(train + heldout)
     V, H, B, T = len(vocab), config["hidden_size"], config["batch"], config["seq_len"]
+    seed_everything(config["seed"])
     rng = np.random.default_rng(config["seed"])
     params = init_params(V, H, rng)
     ids = vocab.encode(train[:config["chars"]])
@@ -89,7 +90,7 @@ def train_numpy_charlm(config):
         return loss / T / math.log(2)  # the loss sums over T steps and averages over B streams
 
     bpcs, cpu, wall = run_steps(step, config["max_steps"], config["seconds"], "numpy char model")
-    heldout_ids = vocab.encode(heldout[:config["chars"] // 4])
+    heldout_ids = vocab.encode(heldout[:10_000])
     return {"heldout_bpc": bits_per_char(params, heldout_ids, V), "train_bpc_curve": smooth(bpcs),
             "steps": len(bpcs), "cpu_seconds": cpu, "wall_seconds": wall,
             "sample": sample(params, vocab, "The ", 240, 0.8, rng)}

@@ -64,8 +64,8 @@ def construction_accuracy(senti):
                label=f"{name} ({senti[name]['test_accuracy']['overall']:.0%} overall)")
     ax.axhline(0.5, color="k", ls=":", lw=1)
     ax.set_xticks(np.arange(len(constructions)) + 0.4 - width / 2, constructions)
-    ax.set(ylabel="held-out accuracy", ylim=(0, 1.05))
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set(ylabel="held-out accuracy", ylim=(0, 1.25), yticks=np.linspace(0, 1, 6))
+    ax.legend(fontsize=7, loc="upper center", ncol=len(names))
     fig.tight_layout()
     return fig
 

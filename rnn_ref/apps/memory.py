@@ -8,10 +8,11 @@ holds on long ones when it has learned the rule.
 **Recall across a gap.** A symbol, then ``gap`` random distractors, then a question mark: the
 model must answer the first symbol (:func:`rnn_ref.apps.corpora.recall_data`). Each cell is
 trained afresh for every gap, for up to 40 s of CPU; a gap counts as solved when held-out
-accuracy reaches 95 % (chance is 25 %). The gated cells start with the gate that keeps the state
-biased open (``keep_bias``, see :func:`rnn_ref.apps.models.recurrent_layer`). The gradient of the
-loss with respect to every hidden state h_t, measured before and after training, shows why the
-Elman RNN fails: its gradient shrinks geometrically with the distance to the loss.
+accuracy reaches 95 % (chance is 25 %). The gated cells start with the gate that keeps the
+state biased open (the chrono initialisation of
+:func:`rnn_ref.apps.models.recurrent_layer`). The gradient of the loss with respect to every
+hidden state h_t, measured before and after training, shows why the Elman RNN fails: its
+gradient shrinks geometrically with the distance to the loss.
 """
 
 import numpy as np
@@ -34,16 +35,16 @@ SYMBOLS, DISTRACTORS = 4, 4
 
 def recall_config(cell="lstm", gap=10, hidden_size=32, embed_size=8, lr=0.003, batch=64,
                   seconds=40, max_steps=20_000, seed=0):
-    """A recall configuration (a dict). Gated cells start with keep_bias 3 (see
-    :func:`rnn_ref.apps.models.recurrent_layer`)."""
+    """A recall configuration (a dict). Gated cells start with the chrono initialisation for
+    memories up to the longest gap (see :func:`rnn_ref.apps.models.recurrent_layer`)."""
     return {"task": "recall", "cell": cell, "gap": gap, "hidden_size": hidden_size,
             "embed_size": embed_size, "lr": lr, "batch": batch, "seconds": seconds,
-            "max_steps": max_steps, "seed": seed, "keep_bias": None if cell == "elman" else 3.0}
+            "max_steps": max_steps, "seed": seed, "chrono_max": None if cell == "elman" else max(GAPS)}
 
 
 def recall_model(config):
     return Classifier(SYMBOLS + DISTRACTORS + 1, SYMBOLS, config["cell"], config["hidden_size"],
-                      config["embed_size"], config["keep_bias"])
+                      config["embed_size"], config["chrono_max"])
 
 
 def state_gradient_norms(model, x, y):

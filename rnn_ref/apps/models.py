@@ -15,24 +15,33 @@ from torch import nn
 CELLS = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, keep_bias=None):
+def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, chrono_max=None):
     """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, one layer.
 
-    keep_bias: start the total bias (b_ih + b_hh) of the gate that keeps the old state at this
-    value instead of torch's small random one: the LSTM's forget gate f, or the GRU's update gate
-    z (torch's convention, h = (1 - z) * n + z * h_prev). A bias of 3 gives a gate near
-    sigmoid(3) = 0.95, so the cell starts out remembering for about 20 steps; None keeps torch's
-    initialisation. Ignored for the Elman RNN, which has no such gate.
+    chrono_max: if given, the chrono initialisation of Tallec and Ollivier (2018) for the gated
+    cells. The total bias (b_ih + b_hh) of the gate that keeps the old state, the LSTM's forget
+    gate f or the GRU's update gate z (torch's convention, h = (1 - z) * n + z * h_prev), is
+    drawn per unit as log(u), u uniform in [1, chrono_max - 1], and the LSTM's input gate bias is
+    its negative. Unit k then starts out keeping its state for about u_k steps, a spread of
+    memory lengths up to chrono_max. None keeps torch's initialisation (biases near 0, which
+    halves the state at every step). The Elman RNN has no gate and is left as it is.
     """
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
     layer = CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
-    if cell != "elman" and keep_bias is not None:
-        rows = slice(hidden_size, 2 * hidden_size)  # the second block: f of i, f, g, o; z of r, z, n
+    if cell != "elman" and chrono_max is not None:
+        H = hidden_size
         with torch.no_grad():
             for name, bias in layer.named_parameters():
-                if name.startswith("bias_"):
-                    bias[rows] = keep_bias if name.startswith("bias_ih") else 0.0
+                if name.startswith("bias_ih"):  # one direction's bias_ih holds the whole value
+                    keep = torch.log(torch.empty(H).uniform_(1, chrono_max - 1))
+                    bias[H:2 * H] = keep  # the second block: f of (i, f, g, o), z of (r, z, n)
+                    if cell == "lstm":
+                        bias[:H] = -keep
+                elif name.startswith("bias_hh"):
+                    bias[H:2 * H] = 0.0
+                    if cell == "lstm":
+                        bias[:H] = 0.0
     return layer
 
 
@@ -64,10 +73,10 @@ class Classifier(nn.Module):
     """
 
     def __init__(self, vocab_size, num_classes, cell="lstm", hidden_size=64, embed_size=32,
-                 keep_bias=None):
+                 chrono_max=None):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = recurrent_layer(cell, embed_size, hidden_size, keep_bias=keep_bias)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size, chrono_max=chrono_max)
         self.out = nn.Linear(hidden_size, num_classes)
 
     def forward(self, ids, lengths):
