@@ -125,11 +125,15 @@ def train_baselines(config):
                                     tuple(config["ks"]))}
 
 
+def baseline_config():
+    """The n-gram baselines' configuration: orders 1 .. 6, additive k in {1, 0.1, 0.01}."""
+    train, heldout, _ = course_data()
+    return {"task": "ngram", "data": fingerprint(train + heldout), "max_order": 6, "ks": [1.0, 0.1, 0.01]}
+
+
 def baselines(retrain=False, results_dir=None):
     """The stored n-gram baselines (computed in about 5 s when missing)."""
-    train, heldout, _ = course_data()
-    config = {"task": "ngram", "data": fingerprint(train + heldout), "max_order": 6, "ks": [1.0, 0.1, 0.01]}
-    return cached(config, train_baselines, retrain, results_dir)
+    return cached(baseline_config(), train_baselines, retrain, results_dir)
 
 
 def results(retrain=False, results_dir=None):

@@ -12,6 +12,7 @@ from .report import best_baseline
 
 COLORS = {"elman": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "bag of words": "tab:gray",
           "unidirectional": "tab:blue", "bidirectional": "tab:red", "numpy elman": "tab:purple"}
+MARKERS = {"elman": "o-", "lstm": "s--", "gru": "^:"}  # distinct, so that overlapping lines show
 
 
 def _curve_x(result, curve):
@@ -128,7 +129,7 @@ def recall_accuracy(mem):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for cell, rows in mem["recall"].items():
         gaps = [r["config"]["gap"] for r in rows]
-        ax.plot(gaps, [r["test_accuracy"] for r in rows], "o-", color=COLORS[cell], label=cell)
+        ax.plot(gaps, [r["test_accuracy"] for r in rows], MARKERS[cell], color=COLORS[cell], label=cell)
     ax.axhline(SOLVED, color="k", ls="--", lw=1, label=f"solved ({SOLVED:.0%})")
     ax.axhline(1 / SYMBOLS, color="k", ls=":", lw=1, label="chance")
     ax.set(xscale="log", xlabel="gap L (distractors between the symbol and the question)",
@@ -147,7 +148,8 @@ def gradient_norms(mem, gap):
         for cell, rows in mem["recall"].items():
             r = next(r for r in rows if r["config"]["gap"] == gap)
             norms = np.asarray(r[key])
-            ax.plot(np.arange(len(norms))[::-1], np.maximum(norms, 1e-30), color=COLORS[cell], label=cell)
+            norms = np.where(norms > 0, norms, np.nan)  # an underflow to 0 is left out of the log plot
+            ax.plot(np.arange(len(norms))[::-1], norms, color=COLORS[cell], label=cell)
         ax.set(yscale="log", title=f"gap {gap}, {title}", xlabel="steps between h_t and the loss")
     axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$")
     axes[0].legend(fontsize=7)
@@ -160,7 +162,7 @@ def parity_accuracy(mem):
     fig, ax = plt.subplots(figsize=(6, 3.3))
     for cell, r in mem["parity"].items():
         lengths = [int(n) for n in r["accuracy_by_length"]]
-        ax.plot(lengths, list(r["accuracy_by_length"].values()), "o-", color=COLORS[cell], label=cell)
+        ax.plot(lengths, list(r["accuracy_by_length"].values()), MARKERS[cell], color=COLORS[cell], label=cell)
     ax.axvline(next(iter(mem["parity"].values()))["config"]["train_length"], color="k", ls=":", lw=1,
                label="training length")
     ax.axhline(0.5, color="k", ls="--", lw=1, label="chance")
