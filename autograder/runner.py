@@ -84,9 +84,9 @@ def load_result(journal_dir, student, print_):
     path = _journal_path(journal_dir, student)
     try:
         entry = json.loads(path.read_text())
-    except (OSError, ValueError):
+        result = grading.GradeResult(**entry["result"])
+    except (OSError, ValueError, TypeError, KeyError):  # none, half-written, or an older format
         return None
-    result = grading.GradeResult(**entry["result"])
     if entry.get("fingerprint") != print_ or not (result.feedback and Path(result.feedback).is_file()):
         return None
     result.feedback = Path(result.feedback)
