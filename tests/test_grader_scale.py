@@ -1,12 +1,16 @@
 """Grading a large class: a shared PostgreSQL gradebook written by two sharded graders at once.
 
 The PostgreSQL server is real (tests/postgres.py starts one on loopback for the session).
-Parallel jobs and resuming are tested on the bad-input corpus (test_grader_badinput.py).
+A grader killed halfway resumes; parallel jobs and regrading are tested on the bad-input
+corpus (test_grader_badinput.py).
 """
 
 import csv
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from nbgrader.api import Gradebook
@@ -70,3 +74,29 @@ def test_two_sharded_graders_fill_one_postgresql_gradebook(postgres_server, tmp_
     with Gradebook(gradebook_url(url, None), COURSE) as gb:
         graded = {s.id: gb.find_submission(ASSIGNMENT, s.id).score for s in gb.students}
     assert graded == {s: FULL for s in students[:-1]}  # the unreadable one never reached nbgrader
+
+
+def test_a_killed_run_resumes_with_the_submissions_it_had_not_graded(tmp_path):
+    """SIGKILL the grader after its first result; the same command then grades only the rest."""
+    from fixtures.bad_submissions import ASSIGNMENT, FULL, corpus
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    students = [f"s{k}" for k in range(4)]
+    for student in students:
+        (subs / f"{student}.ipynb").write_bytes(corpus()["good_a"])
+    argv = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs), "--out", str(out),
+            "--seed", "4", "--jobs", "1", "--quiet"]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal = out / "journal"
+    while first.poll() is None and not list(journal.glob("s*.json")):
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    done_before = sorted(p.stem for p in journal.glob("s*.json"))
+    assert 1 <= len(done_before) < len(students)
+    stamps = {s: (journal / f"{s}.json").stat().st_mtime_ns for s in done_before}
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)
+    with open(out / "grades.csv", newline="") as f:
+        assert {r["student"]: float(r["total"]) for r in csv.DictReader(f)} == dict.fromkeys(students, FULL)
+    assert {s: (journal / f"{s}.json").stat().st_mtime_ns for s in done_before} == stamps
