@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import ctypes
 import functools
+import glob
 import importlib.util
 import json
 import os
@@ -260,6 +261,27 @@ def for_this_process(config):
     return {**config, "KernelManager": manager}
 
 
+RUN_PREFIX = "rnn-grader-kernel-"
+
+
+def _remove_stale_runs():
+    """Remove the kernelspec folders of grading runs whose process is gone (killed, never cleaned)."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{RUN_PREFIX}*-*")):
+        pid = os.path.basename(path)[len(RUN_PREFIX):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=None, readable=()):
     """Install the contained kernel for the duration of a grading run.
@@ -278,7 +300,8 @@ def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=None, readable=
     message = f"{why}; {limit_text}" if use else (
         f"sandbox OFF ({why if sandbox != 'off' else 'turned off'}): student code can read every "
         f"file the sandbox user can and use the network; {limit_text}")
-    root = tempfile.mkdtemp(prefix="rnn-grader-kernel-")
+    _remove_stale_runs()
+    root = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-")
     scratch = os.path.join(root, "scratch")
     os.mkdir(scratch)
     os.chmod(root, 0o711)  # the sandbox user reaches its private directory, cannot list others

@@ -6,15 +6,18 @@ corpus (test_grader_badinput.py).
 """
 
 import csv
+import glob
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.containment import RUN_PREFIX
 from autograder.database import gradebook_url, in_shard, parse_shard, shard_of
 from postgres import postgres_server  # noqa: F401 (session fixture)
 
@@ -100,3 +103,5 @@ def test_a_killed_run_resumes_with_the_submissions_it_had_not_graded(tmp_path):
     with open(out / "grades.csv", newline="") as f:
         assert {r["student"]: float(r["total"]) for r in csv.DictReader(f)} == dict.fromkeys(students, FULL)
     assert {s: (journal / f"{s}.json").stat().st_mtime_ns for s in done_before} == stamps
+    # the killed run could not remove its kernelspec folder; the next run did
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"{RUN_PREFIX}{first.pid}-*"))
