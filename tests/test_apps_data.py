@@ -86,3 +86,20 @@ def test_cached_stores_under_the_config_key(tmp_path):
     cached(config, train, retrain=True, results_dir=tmp_path)
     assert len(calls) == 2
     assert config_key({"size": 2, "task": "unit"}) == config_key(config) != config_key({**config, "size": 3})
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_chrono_initialisation_opens_the_keep_gate(cell):
+    import torch
+
+    from rnn_ref.apps.models import recurrent_layer
+
+    torch.manual_seed(0)
+    H = 16
+    layer = recurrent_layer(cell, 4, H, bidirectional=True, chrono_max=100)
+    for suffix in ["_l0", "_l0_reverse"]:
+        total = getattr(layer, "bias_ih" + suffix) + getattr(layer, "bias_hh" + suffix)
+        keep = total[H:2 * H]  # LSTM forget gate f, GRU update gate z
+        assert (keep >= 0).all() and (keep <= np.log(99) + 1e-6).all() and keep.std() > 0.5
+        if cell == "lstm":
+            assert torch.allclose(total[:H], -keep)  # the input gate starts closed as f opens

@@ -21,8 +21,8 @@ TINY = {  # a few steps of a small model per task, each stopped by its step coun
     "tagging": (tagging.train_tagger,
                 tagging.make_config(True, hidden_size=8, embed_size=8, max_steps=40, n_train=200, n_test=50),
                 "loss_curve"),
-    "recall": (memory.train_recall, memory.recall_config("gru", gap=3, max_steps=40), "loss_curve"),
-    "parity": (memory.train_parity, memory.parity_config("elman", train_length=6, max_steps=40), "loss_curve"),
+    "recall": (memory.train_recall, memory.recall_config("elman", gap=3, max_steps=40), "loss_curve"),
+    "parity": (memory.train_parity, memory.parity_config("lstm", train_length=6, max_steps=40), "loss_curve"),
 }
 
 
