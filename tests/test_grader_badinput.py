@@ -85,8 +85,9 @@ def _outputs(graded, student):
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
-def test_reading_solutions_gradebook_or_another_student_fails(graded):
-    printed = _outputs(graded, "read_solutions")
+@pytest.mark.parametrize("student", ["read_solutions", "other_kernel"])
+def test_reading_solutions_gradebook_or_another_student_fails(graded, student):
+    printed = _outputs(graded, student)
     assert "LEAKED" not in printed
     assert printed.count("blocked") == len(READ_TARGETS)
 
