@@ -41,6 +41,8 @@ import tempfile
 from dataclasses import dataclass
 
 KERNEL_NAME = "rnn-grader"
+# this Python, without ".." (a path through a folder the sandbox does not show would not resolve)
+PYTHON = os.path.normpath(os.path.abspath(sys.executable))
 SANDBOX_USER = "nobody"
 PR_SET_NO_NEW_PRIVS = 38
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
@@ -116,7 +118,8 @@ def _bind_args(paths, option):
 
 def _readable_paths():
     """Directories the kernel needs: Python, its packages, and the course's packages (not the repo)."""
-    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths = {os.path.normpath(p) for p in (sys.prefix, sys.base_prefix)}
+    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
     for name in ("rnn_ref", "autograder"):
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
@@ -141,7 +144,7 @@ def sandbox_argv(kernel_argv, workdir, private_dir, readable=()):
         "--bind", private_dir, private_dir, "--bind", workdir, workdir, "--chdir", workdir,
         *[arg for k, v in env.items() for arg in ("--setenv", k, v)],
         "--unsetenv", "JPY_PARENT_PID",  # its pid means nothing in the sandbox; --die-with-parent instead
-        "--", sys.executable, "-I", "-m", "autograder.containment", "--inside", *kernel_argv,
+        "--", PYTHON, "-I", "-m", "autograder.containment", "--inside", *kernel_argv,
     ]
 
 
@@ -222,11 +225,11 @@ def launch(argv=None):
 
 def install_kernelspec(directory, scratch, limits=Limits(), sandbox=True, readable=()):
     """Write ``directory/kernels/rnn-grader/kernel.json`` running the current Python's ipykernel via :func:`launch`."""
-    launcher = [sys.executable, "-I", "-m", "autograder.containment", *limits.argv(),
+    launcher = [PYTHON, "-I", "-m", "autograder.containment", *limits.argv(),
                 "--sandbox", "on" if sandbox else "off", "--scratch", scratch,
                 *[arg for p in readable for arg in ("--readable", p)]]
     spec = {
-        "argv": [*launcher, "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [*launcher, "--", PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (graded, contained)",
         "language": "python",
         "metadata": {"debugger": False},

@@ -189,3 +189,10 @@ def test_kernelspec_is_removed_after_the_run():
         assert spec["argv"][-2:] == ["-f", "{connection_file}"]
         assert config["KernelManager"]["transport"] == "ipc"
     assert not os.path.exists(root)
+
+
+def test_the_kernel_python_path_has_no_dot_dot_when_the_grader_was_started_through_one():
+    relative = os.path.join(REPO, "tests", "..", os.path.relpath(sys.executable, REPO))
+    out = subprocess.run([relative, "-c", "from autograder.containment import PYTHON; print(PYTHON)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert ".." not in out.split(os.sep) and os.path.samefile(out, sys.executable)
