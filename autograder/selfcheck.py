@@ -70,7 +70,7 @@ def format_reports(name, reports):
     width = max([len(r.grade_id) for r in reports] + [4])
     lines = []
     for r in reports:
-        score = "  -  " if r.points is None else f"{r.points:g}".rjust(2)
+        score = " -" if r.points is None else f"{r.points:g}".rjust(2)
         lines.append(f"  {r.grade_id.ljust(width)}  {score}/{r.max_points:g}  {r.message}")
     got = sum(r.points for r in visible)
     lines.append(f"{name}: {got:g} / {sum(r.max_points for r in visible):g} points from "

@@ -49,7 +49,7 @@ def test_self_check_of_the_blank_copy_runs_visible_tests_and_lists_hidden_ones()
     out = _check(student_copy(A))
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  test_")}
     assert "0/2  CheckFailed: `make_state_function` is not implemented yet" in lines["test_state_values"]
-    assert "-  /1  hidden: not run here" in lines["test_state_single_unit"]
+    assert " -/1  hidden: not run here" in lines["test_state_single_unit"]
     assert "a1_elman.ipynb: 0 / 16 points from 10 visible tests; 6 hidden tests (7 points)" in out
 
 
