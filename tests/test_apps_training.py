@@ -21,6 +21,9 @@ TINY = {  # a few steps of a small model per task, each stopped by its step coun
     "tagging": (tagging.train_tagger,
                 tagging.make_config(True, hidden_size=8, embed_size=8, max_steps=40, n_train=200, n_test=50),
                 "loss_curve"),
+    "python tagging": (tagging.train_tagger,
+                       tagging.make_config(False, "python", hidden_size=8, embed_size=8, max_steps=40),
+                       "loss_curve"),
     "recall": (memory.train_recall, memory.recall_config("elman", gap=3, max_steps=40), "loss_curve"),
     "parity": (memory.train_parity, memory.parity_config("lstm", train_length=6, max_steps=40), "loss_curve"),
 }
@@ -56,7 +59,8 @@ def test_every_result_the_book_shows_is_stored():
     configs = [charlm.baseline_config()] + [charlm.make_config(**kw) for kw in charlm.MODELS.values()]
     configs += [charlm_numpy.make_config()]
     configs += [sentiment.make_config(**kw) for kw in sentiment.MODELS.values()]
-    configs += [tagging.make_config(**kw) for kw in tagging.MODELS.values()]
+    configs += [tagging.make_config(corpus=corpus, **sizes, **kw)
+                for corpus, sizes in tagging.CORPORA.items() for kw in tagging.MODELS.values()]
     configs += [memory.parity_config(cell) for cell in memory.CELLS]
     missing = [c for c in configs if not result_path(c).exists()]
     for cell in memory.CELLS:  # the sweep's stored gaps, up to where it stops

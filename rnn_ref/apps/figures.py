@@ -9,6 +9,7 @@ import numpy as np
 
 from .memory import SOLVED, SYMBOLS
 from .report import best_baseline
+from .tagging import FOCUS
 
 COLORS = {"elman": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "bag of words": "tab:gray",
           "unidirectional": "tab:blue", "bidirectional": "tab:red", "numpy elman": "tab:purple"}
@@ -110,18 +111,46 @@ def gate_activations(senti, sentence, units=16):
     return fig
 
 
-def tagging_examples(tags, limit=6):
-    """Markdown table of held-out sentences the bidirectional tagger gets right and the other not."""
-    rows = ["| sentence | true tags | unidirectional | bidirectional |", "|---|---|---|---|"]
-    uni, bi = tags["unidirectional"]["examples"], tags["bidirectional"]["examples"]
-    shown = 0
-    for u, b in zip(uni, bi):
-        if b["predicted"] == b["tags"] and u["predicted"] != u["tags"] and shown < limit:
-            wrong = [k for k, (p, t) in enumerate(zip(u["predicted"], u["tags"])) if p != t]
-            mark = lambda tags: " ".join(f"**{t}**" if k in wrong else t for k, t in enumerate(tags))
-            rows.append(f"| {' '.join(u['words'])} | {mark(u['tags'])} | {mark(u['predicted'])} | {mark(b['predicted'])} |")
-            shown += 1
+def tagging_table(tags):
+    """Markdown table: held-out accuracy of both taggers on both corpora."""
+    rows = ["| corpus | model | per token | at the focus | whole sequence |", "|---|---|---|---|---|"]
+    for corpus, runs in tags.items():
+        for name, r in runs.items():
+            acc = r["test_accuracy"]
+            rows.append(f"| {corpus} | {name} | {acc['token']:.1%} | {acc['focus']:.1%} ({FOCUS[corpus]}) "
+                        f"| {acc['sequence']:.1%} |")
     return "\n".join(rows)
+
+
+def _only_bidirectional_right(runs):
+    """Pairs (uni, bi) of stored examples that the bidirectional tagger alone gets right."""
+    return [(u, b) for u, b in zip(runs["unidirectional"]["examples"], runs["bidirectional"]["examples"])
+            if b["predicted"] == b["tags"] and u["predicted"] != u["tags"]]
+
+
+def entity_examples(runs, limit=6):
+    """Markdown table of held-out sentences the bidirectional tagger alone gets right."""
+    rows = ["| sentence | true tags | unidirectional | bidirectional |", "|---|---|---|---|"]
+    for u, b in _only_bidirectional_right(runs)[:limit]:
+        wrong = {k for k, (p, t) in enumerate(zip(u["predicted"], u["tags"])) if p != t}
+        mark = lambda tags: " ".join(f"**{t}**" if k in wrong else t for k, t in enumerate(tags))
+        rows.append(f"| {' '.join(u['tokens'])} | {mark(u['tags'])} | {mark(u['predicted'])} | {mark(b['predicted'])} |")
+    return "\n".join(rows)
+
+
+def python_examples(runs, limit=4):
+    """Plain text: short lines of held-out source where the unidirectional tagger mistags a name
+    and the bidirectional one gets every character right, with their true and predicted tags and
+    a caret under every character the unidirectional tagger gets wrong."""
+    blocks = []
+    pairs = [(u, b) for u, b in _only_bidirectional_right(runs)  # lines where a name is mistagged
+             if any(p != t and t in "kcn" for p, t in zip(u["predicted"], u["tags"])) and len(u["tokens"]) <= 64]
+    for u, b in pairs[:limit]:
+        carets = "".join("^" if p != t else " " for p, t in zip(u["predicted"], u["tags"])).rstrip()
+        blocks.append("\n".join([f"source  {''.join(u['tokens'])}", f"true    {''.join(u['tags'])}",
+                                  f"uni     {''.join(u['predicted'])}", f"        {carets}",
+                                  f"bi      {''.join(b['predicted'])}"]))
+    return "\n\n".join(blocks)
 
 
 def recall_accuracy(mem):
