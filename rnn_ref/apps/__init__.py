@@ -7,7 +7,8 @@ one module each, all data offline:
   character language model of the standard library's documentation text
   (:mod:`~rnn_ref.apps.text`) against n-gram baselines (:mod:`~rnn_ref.apps.ngram`);
 - :mod:`~rnn_ref.apps.sentiment`: many-to-one classification where word order decides;
-- :mod:`~rnn_ref.apps.tagging`: unidirectional against bidirectional tagging;
+- :mod:`~rnn_ref.apps.tagging`: unidirectional against bidirectional tagging, of generated
+  entity sentences and of standard-library source (:mod:`~rnn_ref.apps.pytags`);
 - :mod:`~rnn_ref.apps.memory`: parity and recall across a gap.
 
 Each module's ``results(retrain=False)`` returns what the book shows, loading stored results

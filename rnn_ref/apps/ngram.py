@@ -13,9 +13,10 @@ probability zero to anything unseen, so the counts are smoothed:
     P(c \mid h) = \frac{\max(N(hc) - D, 0)}{N(h)} + \frac{D\, N_{1+}(h\,\bullet)}{N(h)}\,
     P(c \mid h')
 
-  where h' drops the oldest character of h and :math:`N_{1+}(h\,\bullet)` is the number of
-  distinct characters seen after h. The recursion ends in the uniform distribution 1/V.
-  D per order is Ney's estimate n1 / (n1 + 2 n2) from the counts of counts.
+where h' drops the oldest character of h and :math:`N_{1+}(h\,\bullet)` is the number of
+distinct characters seen after h (the formula of the highest order; the lower orders use
+continuation counts in place of N). The recursion ends in the uniform distribution 1/V. D per
+order is Ney's estimate n1 / (n1 + 2 n2) from the counts of counts.
 
 Histories shorter than n-1 (the first characters of a text) use the longest available order.
 Every probability is normalised over the V characters of the vocabulary, so held-out
