@@ -57,14 +57,17 @@ MUTANTS = {
                       "asks for your own implementation"),
 }
 
-# A correct answer whose code warns and writes to stderr must keep every point.
+# A correct answer whose code warns (itself, numpy, torch) and writes to stderr keeps every point.
 NOISY_STEP = '''
 import sys
 import warnings
 
+import torch
+
 def elman_step_forward(x, h_prev, Wx, Wh, b):
     warnings.warn("a harmless warning from a correct answer", UserWarning)
     np.log(np.zeros(1))  # numpy RuntimeWarning: divide by zero
+    torch.tensor(torch.ones(1))  # torch UserWarning: copy construct from a tensor
     print("debug output on stderr", file=sys.stderr)
     h = np.tanh(x @ Wx + h_prev @ Wh + b)
     return h, (x, h_prev, Wx, Wh, h)
@@ -110,8 +113,10 @@ def test_blank_student_copy_scores_zero(graded):
 
 
 def test_warnings_and_stderr_in_a_correct_answer_cost_nothing(graded):
-    result = graded[0]["noisy"]
-    assert result.total == result.max_total, failed_tests(result)
+    results, out = graded
+    assert results["noisy"].total == results["noisy"].max_total, failed_tests(results["noisy"])
+    text = feedback_text(out, "noisy")
+    assert "raised a warning (no points lost): UserWarning: To copy construct from a tensor" in text
 
 
 def test_not_json_scores_zero_with_a_reason(graded):
