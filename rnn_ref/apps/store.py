@@ -5,6 +5,10 @@ data). Its key is the first 12 hex digits of the SHA-256 of its canonical JSON. 
 returns the stored result for a configuration when there is one and trains otherwise, so the
 book, the benchmarks and the tests all call the same training functions and the book builds in
 seconds from the results committed under ``rnn_ref/apps/results/``.
+
+The key covers the configuration, not the code: after changing how a task trains, retrain it
+(``python -m rnn_ref.apps retrain TASK``) and commit the new results; results that no
+configuration uses any more can then be deleted.
 """
 
 import json
