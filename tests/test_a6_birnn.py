@@ -1,17 +1,11 @@
 """a6_birnn: every mistake of the list scored in process, and a few graded for real.
 
-Each mutant's expected failing tests and feedback phrase are checked in process
-(tests/notebook_cells.py, milliseconds each). The solution, the blank copy and the mutants in
-GRADED go through the real grader in one ``grade`` run (one kernel per notebook).
+The shared tests are those of ``grading.AssignmentTests``: each mutant's failing tests and
+feedback phrase checked in process, then the solution, the blank copy and the graded mutants
+(one notebook each) through the real grader in one ``grade`` run.
 """
 
-import warnings
-
-import nbformat
-import pytest
-
-import notebook_cells
-from grading import failed_tests, feedback_text, grade_all, mutant, points, solved, student_copy
+from grading import AssignmentTests
 
 A = "a6_birnn"
 REVERSE = {"test_reverse_values", "test_reverse_edge_sizes"}
@@ -53,54 +47,7 @@ MUTANTS = {
                             FORWARD | BACKWARD | {"test_forward_inputs_unchanged"}, "own wrapper"),
 }
 
-GRADED = ("backward_starts_at_padded_end", "calls_rnn_ref_birnn")
 
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_in_process_fails_exactly_its_tests_with_a_message_naming_the_mistake(name):
-    cell, replacements, failing, phrase = MUTANTS[name]
-    scores = notebook_cells.score(A, notebook_cells.edited_answers(A, cell, *replacements))
-    assert notebook_cells.failed(scores) == failing
-    assert any(phrase in message for _, message in scores.values())
-
-
-def test_solution_in_process_passes_every_test():
-    scores = notebook_cells.score(A, notebook_cells.edited_answers(A))
-    assert notebook_cells.failed(scores) == set() and set(scores) == set(points(A))
-
-
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """The solution, the blank copy and the GRADED mutants graded in one run."""
-    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4),
-                 **{name: mutant(A, MUTANTS[name][0], *MUTANTS[name][1]) for name in GRADED}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return grade_all(A, notebooks, tmp_path_factory.mktemp("a6"), nested={"solution"}, seed=6)
-
-
-def test_solution_gets_full_marks(graded):
-    result = graded[0]["solution"]
-    assert result.reason == ""
-    assert result.total == result.max_total == sum(points(A).values())
-
-
-def test_blank_student_copy_scores_zero(graded):
-    result = graded[0]["blank"]
-    assert result.reason == "" and result.total == 0
-
-
-@pytest.mark.parametrize("name", GRADED)
-def test_graded_mutant_loses_exactly_its_tests_and_feedback_names_the_mistake(graded, name):
-    results, out = graded
-    _, _, failing, phrase = MUTANTS[name]
-    assert failed_tests(results[name]) == failing
-    assert results[name].total == sum(points(A).values()) - sum(points(A)[t] for t in failing)
-    assert phrase in feedback_text(out, name)
-
-
-def test_feedback_shows_no_hidden_test(graded):
-    results, out = graded
-    for student in results:
-        text = feedback_text(out, student)
-        assert "HIDDEN TESTS" not in text and "check.backward_edge_sizes" not in text
+class TestA6Birnn(AssignmentTests):
+    assignment, mutants, seed, nested = A, MUTANTS, 6, {"solution"}
+    graded_mutants = {name: (name,) for name in ("backward_starts_at_padded_end", "calls_rnn_ref_birnn")}
