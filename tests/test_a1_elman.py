@@ -1,16 +1,12 @@
-"""a1_elman graded for real: the solution, the blank copy, mutants from the mistake list, bad files.
+"""a1_elman: the mistake list scored in process and graded for real, and a1's own grader tests.
 
-One session fixture grades every submission in one ``grade`` run (one kernel per notebook).
-Mutants that edit different answers and fail disjoint tests share a notebook.
+The shared tests are those of ``grading.AssignmentTests``: one ``grade`` run (one kernel per
+notebook) of the solution, the blank copy and the mutants, where mutants that edit different
+answers and fail disjoint tests share a notebook. a1 adds a noisy correct answer and a file that
+is not a notebook to that run, and checks the CSV, the hidden-test feedback and a second run.
 """
 
-import warnings
-
-import nbformat
-import pytest
-
-from grading import (combined_mutant, failed_tests, feedback_text, grade_all, points, read_csv,
-                     solved, student_copy)
+from grading import AssignmentTests, failed_tests, feedback_text, grade_all, points, read_csv, solved
 
 A = "a1_elman"
 FORWARD_TESTS = {"test_forward_values", "test_forward_edge_sizes"}
@@ -74,96 +70,49 @@ def elman_step_forward(x, h_prev, Wx, Wh, b):
 '''
 
 
-# Notebooks: each carries mutants of different answers with disjoint failing tests.
-GROUPS = [("missing_tanh", "states_with_s0", "Wh_transposed"),
-          ("softmax_unstable", "output_from_previous_state", "h0_overwritten"),
-          ("softmax_batch_axis", "calls_rnn_ref"),
-          ("h0_ignored",)]
+class TestA1Elman(AssignmentTests):
+    assignment, mutants, seed, nested = A, MUTANTS, 1234, {"solution", "blank"}
+    # Notebooks: each carries mutants of different answers with disjoint failing tests.
+    graded_mutants = {"group1": ("missing_tanh", "states_with_s0", "Wh_transposed"),
+                      "group2": ("softmax_unstable", "output_from_previous_state", "h0_overwritten"),
+                      "group3": ("softmax_batch_axis", "calls_rnn_ref"),
+                      "group4": ("h0_ignored",)}
 
+    @classmethod
+    def submissions(cls):
+        return {**super().submissions(), "noisy": solved(A, answer_step=NOISY_STEP),
+                "not_json": b"{ this is not json"}
 
-def _student(group):
-    return f"group{GROUPS.index(group) + 1}"
+    def test_warnings_and_stderr_in_a_correct_answer_cost_nothing(self, graded):
+        results, out = graded
+        assert results["noisy"].total == results["noisy"].max_total, failed_tests(results["noisy"])
+        text = feedback_text(out, "noisy")
+        assert "raised a warning (no points lost): UserWarning: To copy construct from a tensor" in text
 
+    def test_not_json_scores_zero_with_a_reason(self, graded):
+        results, out = graded
+        assert results["not_json"].total == 0
+        assert "not a readable notebook" in read_csv(out)["not_json"]["reason"]
+        assert "could not be graded" in feedback_text(out, "not_json")
 
-def _submissions():
-    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4),
-                 "noisy": solved(A, answer_step=NOISY_STEP), "not_json": b"{ this is not json"}
-    notebooks.update({_student(g): combined_mutant(A, MUTANTS, g) for g in GROUPS})
-    return notebooks
+    def test_csv_has_a_row_per_student_with_each_test(self, graded):
+        results, out = graded
+        rows = read_csv(out)
+        assert set(rows) == set(results)
+        assert float(rows["solution"]["total"]) == float(rows["solution"]["max"]) == sum(points(A).values())
+        assert float(rows["group1"]["test_forward_values"]) == 0
+        assert float(rows["group1"]["test_step_values"]) == points(A)["test_step_values"]
 
+    def test_feedback_keeps_the_message_of_a_failed_hidden_test(self, graded):
+        """(That no hidden code is shown is the shared test_feedback_shows_no_hidden_test.)"""
+        results, out = graded
+        # group1's Wh.T fails the hidden edge-size test too: its message is shown, not its code
+        assert results["group1"].scores["test_forward_edge_sizes"] == 0
+        assert "CheckFailed: Your `hs` matches an Elman RNN with Wh transposed" in feedback_text(out, "group1")
 
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """Every a1 submission graded in one run: (results by student, output folder)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return grade_all(A, _submissions(), tmp_path_factory.mktemp("a1"),
-                         nested={"solution", "blank"}, seed=1234)
-
-
-def test_solution_gets_full_marks(graded):
-    result = graded[0]["solution"]
-    assert result.reason == ""
-    assert result.total == result.max_total == sum(points(A).values())
-
-
-def test_blank_student_copy_scores_zero(graded):
-    result = graded[0]["blank"]
-    assert result.reason == "" and result.total == 0
-
-
-def test_warnings_and_stderr_in_a_correct_answer_cost_nothing(graded):
-    results, out = graded
-    assert results["noisy"].total == results["noisy"].max_total, failed_tests(results["noisy"])
-    text = feedback_text(out, "noisy")
-    assert "raised a warning (no points lost): UserWarning: To copy construct from a tensor" in text
-
-
-def test_not_json_scores_zero_with_a_reason(graded):
-    results, out = graded
-    assert results["not_json"].total == 0
-    assert "not a readable notebook" in read_csv(out)["not_json"]["reason"]
-    assert "could not be graded" in feedback_text(out, "not_json")
-
-
-@pytest.mark.parametrize("group", GROUPS, ids="+".join)
-def test_mutants_lose_exactly_their_tests_and_feedback_names_each_mistake(graded, group):
-    results, out = graded
-    result = results[_student(group)]
-    expected = set().union(*(MUTANTS[name][2] for name in group))
-    assert failed_tests(result) == expected
-    assert result.total == sum(points(A).values()) - sum(points(A)[t] for t in expected)
-    text = feedback_text(out, _student(group))
-    for name in group:
-        assert MUTANTS[name][3] in text, name
-
-
-def test_csv_has_a_row_per_student_with_each_test(graded):
-    results, out = graded
-    rows = read_csv(out)
-    assert set(rows) == set(results)
-    assert float(rows["solution"]["total"]) == float(rows["solution"]["max"]) == sum(points(A).values())
-    assert float(rows["group1"]["test_forward_values"]) == 0
-    assert float(rows["group1"]["test_step_values"]) == points(A)["test_step_values"]
-
-
-def test_feedback_shows_no_hidden_test_but_keeps_its_message(graded):
-    results, out = graded
-    for student in results:
-        text = feedback_text(out, student)
-        assert "HIDDEN TESTS" not in text
-        assert "check.state_single_unit" not in text and "check.forward_edge_sizes" not in text
-    assert "(hidden tests: their code is not shown)" in feedback_text(out, "solution")
-    # group1's Wh.T fails the hidden edge-size test too: its message is shown, not its code
-    assert results["group1"].scores["test_forward_edge_sizes"] == 0
-    assert "CheckFailed: Your `hs` matches an Elman RNN with Wh transposed" in feedback_text(out, "group1")
-
-
-def test_grading_twice_gives_identical_grades(graded, tmp_path):
-    """A second run on two of the same notebooks, with another seed, agrees test by test."""
-    again = {name: nb for name, nb in _submissions().items() if name in ("solution", "group1")}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    def test_grading_twice_gives_identical_grades(self, graded, tmp_path):
+        """A second run on two of the same notebooks, with another seed, agrees test by test."""
+        again = {name: nb for name, nb in self.submissions().items() if name in ("solution", "group1")}
         second, _ = grade_all(A, again, tmp_path, seed=99)
-    for name in again:
-        assert second[name].scores == graded[0][name].scores
+        for name in again:
+            assert second[name].scores == graded[0][name].scores

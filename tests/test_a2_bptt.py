@@ -1,16 +1,11 @@
-"""a2_bptt graded for real: the solution, the blank copy and the usual BPTT mistakes.
+"""a2_bptt: the usual BPTT mistakes scored in process, and all of them graded for real.
 
-Mutants that edit different answers and fail disjoint tests share a notebook (fewer kernels);
-each is still judged on its own tests and its own message in the feedback.
+The shared tests are those of ``grading.AssignmentTests``. Mutants that edit different answers
+and fail disjoint tests share a notebook (fewer kernels); each is still judged on its own tests
+and its own message in the feedback.
 """
 
-import warnings
-
-import nbformat
-import pytest
-
-from grading import (combined_mutant, failed_tests, feedback_text, grade_all, points, solved,
-                     student_copy)
+from grading import AssignmentTests
 
 A = "a2_bptt"
 STEP = {"test_step_backward_values", "test_step_backward_single_unit"}
@@ -57,43 +52,12 @@ MUTANTS = {
                       {"test_truncated_grads", "test_truncated_loss_and_state",
                        "test_truncated_extreme_windows"}, "asks for your own implementation"),
 }
-# Notebooks: each carries mutants of different answers with disjoint failing tests.
-GROUPS = [("no_tanh_derivative", "one_sided_differences", "gradients_not_cut"),
-          ("dh_written_in_place", "dh0_missing", "perturbs_x_in_place", "state_not_carried"),
-          ("not_summed_over_time", "calls_rnn_ref"),
-          ("dhs_written_in_place",)]
 
 
-def _student(group):
-    return f"group{GROUPS.index(group) + 1}"
-
-
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4)}
-    notebooks.update({_student(g): combined_mutant(A, MUTANTS, g) for g in GROUPS})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return grade_all(A, notebooks, tmp_path_factory.mktemp("a2"))
-
-
-def test_solution_gets_full_marks(graded):
-    result = graded[0]["solution"]
-    assert result.reason == "" and result.total == result.max_total == sum(points(A).values())
-
-
-def test_blank_student_copy_scores_zero(graded):
-    assert graded[0]["blank"].reason == "" and graded[0]["blank"].total == 0
-
-
-@pytest.mark.parametrize("group", GROUPS, ids="+".join)
-def test_mutants_lose_exactly_their_tests_and_feedback_names_each_mistake(graded, group):
-    results, out = graded
-    student = _student(group)
-    result = results[student]
-    expected = set().union(*(MUTANTS[name][2] for name in group))
-    assert failed_tests(result) == expected
-    assert result.total == sum(points(A).values()) - sum(points(A)[t] for t in expected)
-    text = feedback_text(out, student)
-    for name in group:
-        assert MUTANTS[name][3] in text, name
+class TestA2Bptt(AssignmentTests):
+    assignment, mutants = A, MUTANTS
+    # Notebooks: each carries mutants of different answers with disjoint failing tests.
+    graded_mutants = {"group1": ("no_tanh_derivative", "one_sided_differences", "gradients_not_cut"),
+                      "group2": ("dh_written_in_place", "dh0_missing", "perturbs_x_in_place", "state_not_carried"),
+                      "group3": ("not_summed_over_time", "calls_rnn_ref"),
+                      "group4": ("dhs_written_in_place",)}

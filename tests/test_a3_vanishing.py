@@ -1,15 +1,10 @@
-"""a3_vanishing graded for real: the solution, the blank copy and the usual mistakes.
+"""a3_vanishing: the usual mistakes scored in process, and all of them graded for real.
 
-Mutants that edit different answers and fail disjoint tests share a notebook (fewer kernels).
+The shared tests are those of ``grading.AssignmentTests``. Mutants that edit different answers
+and fail disjoint tests share a notebook (fewer kernels).
 """
 
-import warnings
-
-import nbformat
-import pytest
-
-from grading import (combined_mutant, failed_tests, feedback_text, grade_all, points, solved,
-                     student_copy)
+from grading import AssignmentTests
 
 A = "a3_vanishing"
 JACOBIAN = "return (1 - hs * hs)[..., :, None] * Wh.T"
@@ -46,41 +41,11 @@ MUTANTS = {
                          "answer_factor_05 = 0.8")],
                        {"test_answer_factor_05"}, "Read two distances"),
 }
-GROUPS = [("jacobian_not_transposed", "product_reversed", "frobenius_norms", "clip_each_array",
-           "factor_misread"),
-          ("jacobian_without_derivative", "clip_in_place"),
-          ("jacobian_from_rnn_ref", "clip_always")]
 
 
-def _student(group):
-    return f"group{GROUPS.index(group) + 1}"
-
-
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4)}
-    notebooks.update({_student(g): combined_mutant(A, MUTANTS, g) for g in GROUPS})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return grade_all(A, notebooks, tmp_path_factory.mktemp("a3"))
-
-
-def test_solution_gets_full_marks(graded):
-    result = graded[0]["solution"]
-    assert result.reason == "" and result.total == result.max_total == sum(points(A).values())
-
-
-def test_blank_student_copy_scores_zero(graded):
-    assert graded[0]["blank"].reason == "" and graded[0]["blank"].total == 0
-
-
-@pytest.mark.parametrize("group", GROUPS, ids="+".join)
-def test_mutants_lose_exactly_their_tests_and_feedback_names_each_mistake(graded, group):
-    results, out = graded
-    result = results[_student(group)]
-    expected = set().union(*(MUTANTS[name][2] for name in group))
-    assert failed_tests(result) == expected
-    assert result.total == sum(points(A).values()) - sum(points(A)[t] for t in expected)
-    text = feedback_text(out, _student(group))
-    for name in group:
-        assert MUTANTS[name][3] in text, name
+class TestA3Vanishing(AssignmentTests):
+    assignment, mutants = A, MUTANTS
+    graded_mutants = {"group1": ("jacobian_not_transposed", "product_reversed", "frobenius_norms",
+                                 "clip_each_array", "factor_misread"),
+                      "group2": ("jacobian_without_derivative", "clip_in_place"),
+                      "group3": ("jacobian_from_rnn_ref", "clip_always")}

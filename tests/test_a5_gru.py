@@ -1,18 +1,12 @@
 """a5_gru: every mistake of the list scored in process, and a few graded for real.
 
-Each mutant's expected failing tests and feedback phrase are checked in process
-(tests/notebook_cells.py, milliseconds each). The solution, the blank copy and one notebook
-carrying the COMBINED mutants (different answer cells, disjoint failing tests) go through the
-real grader in one ``grade`` run (one kernel per notebook).
+The shared tests are those of ``grading.AssignmentTests``: each mutant's failing tests and
+feedback phrase checked in process, then the solution, the blank copy and one notebook carrying
+two mutants (different answer cells, disjoint failing tests) through the real grader in one
+``grade`` run.
 """
 
-import warnings
-
-import nbformat
-import pytest
-
-import notebook_cells
-from grading import combined_mutant, failed_tests, feedback_text, grade_all, points, solved, student_copy
+from grading import AssignmentTests
 
 A = "a5_gru"
 STEP_FORWARD = {"test_step_forward_values", "test_step_forward_edge_sizes"}
@@ -67,54 +61,7 @@ MUTANTS = {
                              NUMPY_GRU | {"test_forward_inputs_unchanged"}, "asks for your own implementation"),
 }
 
-COMBINED = ("z_on_the_other_side", "torch_biases_swapped")
 
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_in_process_fails_exactly_its_tests_with_a_message_naming_the_mistake(name):
-    cell, replacements, failing, phrase = MUTANTS[name]
-    scores = notebook_cells.score(A, notebook_cells.edited_answers(A, cell, *replacements))
-    assert notebook_cells.failed(scores) == failing
-    assert any(phrase in message for _, message in scores.values())
-
-
-def test_solution_in_process_passes_every_test():
-    scores = notebook_cells.score(A, notebook_cells.edited_answers(A))
-    assert notebook_cells.failed(scores) == set() and set(scores) == set(points(A))
-
-
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """The solution, the blank copy and the COMBINED mutants graded in one run."""
-    notebooks = {"solution": solved(A), "blank": nbformat.read(str(student_copy(A)), as_version=4),
-                 "combined": combined_mutant(A, MUTANTS, COMBINED)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return grade_all(A, notebooks, tmp_path_factory.mktemp("a5"), nested={"solution"}, seed=5)
-
-
-def test_solution_gets_full_marks(graded):
-    result = graded[0]["solution"]
-    assert result.reason == ""
-    assert result.total == result.max_total == sum(points(A).values())
-
-
-def test_blank_student_copy_scores_zero(graded):
-    result = graded[0]["blank"]
-    assert result.reason == "" and result.total == 0
-
-
-def test_combined_mutant_loses_exactly_its_mistakes_tests_and_feedback_names_each(graded):
-    results, out = graded
-    failing = set().union(*(MUTANTS[name][2] for name in COMBINED))
-    assert failed_tests(results["combined"]) == failing
-    assert results["combined"].total == sum(points(A).values()) - sum(points(A)[t] for t in failing)
-    for name in COMBINED:
-        assert MUTANTS[name][3] in feedback_text(out, "combined")
-
-
-def test_feedback_shows_no_hidden_test(graded):
-    results, out = graded
-    for student in results:
-        text = feedback_text(out, student)
-        assert "HIDDEN TESTS" not in text and "check.to_torch_edge_sizes" not in text
+class TestA5Gru(AssignmentTests):
+    assignment, mutants, seed, nested = A, MUTANTS, 5, {"solution"}
+    graded_mutants = {"combined": ("z_on_the_other_side", "torch_biases_swapped")}
