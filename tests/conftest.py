@@ -1,10 +1,9 @@
 """Shared fixtures: a seeded random generator, well-conditioned layer parameters, and a
-finite-difference gradient check precise enough for the course's 1e-7 relative error."""
+no-mutation check. Gradient checks use rnn_ref.gradcheck directly (check_layer_gradients for
+layers, numerical_gradient(..., order=4) for scalar losses)."""
 
 import numpy as np
 import pytest
-
-from rnn_ref.gradcheck import numerical_gradient, rel_error
 
 GATES = {"elman": 1, "lstm": 4, "gru": 3}  # weight blocks per layer kind
 
@@ -34,48 +33,6 @@ def random_params(kind, D, H, rng, dtype=np.float64):
 def random_params_fixture():
     """``random_params(kind, D, H, rng, dtype=float64)``: see :func:`random_params`."""
     return random_params
-
-
-def gradient_errors(forward, backward, inputs, dout, h=1e-6):
-    """Relative errors (one per input) between ``backward``'s gradients and centred differences.
-
-    forward(*inputs) -> (out, cache), out an array or a tuple of arrays; backward(dout, cache)
-    -> gradients in the order of ``inputs``. Like ``rnn_ref.gradcheck.check_layer_gradients``,
-    but the loss sum(out * dout) is evaluated in extended precision (np.longdouble) and
-    relative to its value at the unperturbed inputs: float64 round-off in the loss would
-    otherwise limit the differences to about 1e-10 absolute, and any gradient entry below
-    1e-3 would fail a 1e-7 relative test by chance.
-    """
-    inputs = [np.array(a, dtype=np.float64) for a in inputs]
-    out, cache = forward(*inputs)
-    grads = backward(dout, cache)
-    douts = dout if isinstance(dout, tuple) else (dout,)
-    wide = lambda a: np.asarray(a, dtype=np.longdouble)
-
-    def loss(args):
-        result = forward(*[wide(a) for a in args])[0]
-        result = result if isinstance(result, tuple) else (result,)
-        assert len(result) == len(douts)
-        return sum(np.sum(r * wide(d)) for r, d in zip(result, douts))
-
-    base = loss(inputs)
-    errors = []
-    for k, analytic in enumerate(grads):
-        assert analytic.shape == inputs[k].shape, f"gradient {k} has shape {analytic.shape}"
-
-        def shifted_loss(value, k=k):
-            args = list(inputs)
-            args[k] = value
-            return float(loss(args) - base)
-
-        errors.append(rel_error(analytic, numerical_gradient(shifted_loss, inputs[k], h)))
-    return errors
-
-
-@pytest.fixture(name="gradient_errors")
-def gradient_errors_fixture():
-    """``gradient_errors(forward, backward, inputs, dout)``: see :func:`gradient_errors`."""
-    return gradient_errors
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rnn_ref.elman import elman_backward, elman_forward, elman_step_backward, elman_step_forward
+from rnn_ref.gradcheck import check_layer_gradients
 
 SIZES = [tuple(np.random.default_rng(s).integers(1, [4, 5, 5, 4])) for s in range(6)] + [(2, 1, 3, 2), (3, 4, 2, 1)]
 ACTIVATIONS = ["tanh", "relu"]
@@ -18,19 +19,19 @@ def _inputs(rng, random_params, N, T, D, H, dtype=np.float64):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("N,T,D,H", SIZES)
-def test_sequence_gradients(N, T, D, H, activation, rng, random_params, gradient_errors):
+def test_sequence_gradients(N, T, D, H, activation, rng, random_params):
     forward = lambda *args: elman_forward(*args, activation=activation)
     inputs = _inputs(rng, random_params, N, T, D, H)
-    errors = gradient_errors(forward, elman_backward, inputs, rng.normal(size=(N, T, H)))
+    errors = check_layer_gradients(forward, elman_backward, inputs, rng.normal(size=(N, T, H)))
     assert max(errors) < 1e-7, errors
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("N,T,D,H", SIZES[:4] + SIZES[-1:])
-def test_step_gradients(N, T, D, H, activation, rng, random_params, gradient_errors):
+def test_step_gradients(N, T, D, H, activation, rng, random_params):
     x, *rest = _inputs(rng, random_params, N, T, D, H)
     forward = lambda *args: elman_step_forward(*args, activation=activation)
-    errors = gradient_errors(forward, elman_step_backward, [x[:, 0], *rest], rng.normal(size=(N, H)))
+    errors = check_layer_gradients(forward, elman_step_backward, [x[:, 0], *rest], rng.normal(size=(N, H)))
     assert max(errors) < 1e-7, errors
 
 

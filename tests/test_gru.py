@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rnn_ref.abstraction import identity_output, unroll
+from rnn_ref.gradcheck import check_layer_gradients
 from rnn_ref.gru import gru_backward, gru_forward, gru_state_function, gru_step_backward, gru_step_forward
 
 SIZES = [tuple(np.random.default_rng(s).integers(1, [4, 5, 5, 4])) for s in range(6)] + [(2, 1, 3, 2), (3, 4, 2, 1)]
@@ -19,19 +20,19 @@ def _inputs(rng, random_params, N, T, D, H, dtype=np.float64):
 
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("N,T,D,H", SIZES)
-def test_sequence_gradients(N, T, D, H, reset, rng, random_params, gradient_errors):
+def test_sequence_gradients(N, T, D, H, reset, rng, random_params):
     inputs = _inputs(rng, random_params, N, T, D, H)
     forward = lambda *args: gru_forward(*args, reset=reset)
-    errors = gradient_errors(forward, gru_backward, inputs, rng.normal(size=(N, T, H)))
+    errors = check_layer_gradients(forward, gru_backward, inputs, rng.normal(size=(N, T, H)))
     assert max(errors) < 1e-7, errors
 
 
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("N,T,D,H", SIZES[:4] + SIZES[-1:])
-def test_step_gradients(N, T, D, H, reset, rng, random_params, gradient_errors):
+def test_step_gradients(N, T, D, H, reset, rng, random_params):
     x, *rest = _inputs(rng, random_params, N, T, D, H)
     forward = lambda *args: gru_step_forward(*args, reset=reset)
-    errors = gradient_errors(forward, gru_step_backward, [x[:, 0], *rest], rng.normal(size=(N, H)))
+    errors = check_layer_gradients(forward, gru_step_backward, [x[:, 0], *rest], rng.normal(size=(N, H)))
     assert max(errors) < 1e-7, errors
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rnn_ref.abstraction import identity_output, unroll
+from rnn_ref.gradcheck import check_layer_gradients
 from rnn_ref.lstm import (
     lstm_backward,
     lstm_forward,
@@ -24,21 +25,21 @@ def _inputs(rng, random_params, N, T, D, H, dtype=np.float64):
 
 
 def _step(x, h_prev, c_prev, Wx, Wh, b):
-    """lstm_step_forward with the two outputs as one tuple, for gradient_errors."""
+    """lstm_step_forward with the two outputs as one tuple, for check_layer_gradients."""
     h, c, cache = lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
     return (h, c), cache
 
 
 @pytest.mark.parametrize("N,T,D,H", SIZES)
-def test_sequence_gradients(N, T, D, H, rng, random_params, gradient_errors):
+def test_sequence_gradients(N, T, D, H, rng, random_params):
     x, h0, Wx, Wh, b, c0 = _inputs(rng, random_params, N, T, D, H)
     dhs = rng.normal(size=(N, T, H))
-    errors = gradient_errors(lstm_forward, lstm_backward, [x, h0, Wx, Wh, b, c0], dhs)
+    errors = check_layer_gradients(lstm_forward, lstm_backward, [x, h0, Wx, Wh, b, c0], dhs)
     assert max(errors) < 1e-7, errors
 
 
 @pytest.mark.parametrize("N,T,D,H", SIZES[:5] + SIZES[-1:])
-def test_step_gradients(N, T, D, H, rng, random_params, gradient_errors):
+def test_step_gradients(N, T, D, H, rng, random_params):
     x, h0, Wx, Wh, b, c0 = _inputs(rng, random_params, N, T, D, H)
     dh, dc = rng.normal(size=(N, H)), rng.normal(size=(N, H))
 
@@ -46,7 +47,7 @@ def test_step_gradients(N, T, D, H, rng, random_params, gradient_errors):
         dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dout[0], dout[1], cache)
         return dx, dh_prev, dc_prev, dWx, dWh, db  # the order of the step's inputs
 
-    errors = gradient_errors(_step, backward, [x[:, 0], h0, c0, Wx, Wh, b], (dh, dc))
+    errors = check_layer_gradients(_step, backward, [x[:, 0], h0, c0, Wx, Wh, b], (dh, dc))
     assert max(errors) < 1e-7, errors
 
 
