@@ -9,9 +9,11 @@ the copy. Grading one submission is one call, :func:`grade_submission`, which re
 import csv
 import html
 import os
+import random
 import re
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,14 +134,37 @@ def prepare_course(course_dir, assignment, db_url=None, kernel_config=None):
     db_url: the gradebook (default SQLite in the course directory); kernel_config: nbgrader
     config of the contained kernel (autograder.containment). Returns (api, tests): an
     NbGraderAPI and [(grade id, points)].
+
+    A shared gradebook (PostgreSQL) is registered once, by the first grader: nbgrader's
+    generate_assignment re-creates the assignment's cells in the gradebook, which would pull
+    them from under the submissions another grader is writing. Later graders build their own
+    release/ copy against a private SQLite gradebook instead. Call it under
+    ``database.exclusive(db_url)``.
     """
+    from .database import gradebook_url, is_shared
     from .runner import configure
 
     api = make_course_dir(course_dir, assignment)
     if db_url is not None:
         configure(api, db_url, kernel_config or {})
-    generate_assignment(api, assignment)
+    if db_url is not None and is_shared(db_url) and _registered(api, assignment):
+        configure(api, gradebook_url(None, course_dir), kernel_config or {})
+        generate_assignment(api, assignment)
+        configure(api, db_url, kernel_config or {})
+    else:
+        generate_assignment(api, assignment)
     return api, grade_cells(source_notebook(assignment))
+
+
+def _registered(api, assignment):
+    """Whether the gradebook of ``api`` already holds ``assignment`` with its notebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        try:
+            return bool(gb.find_assignment(assignment).notebooks)
+        except MissingEntry:
+            return False
 
 
 # --- grading one submission ----------------------------------------------------------------------
@@ -159,7 +184,7 @@ def grade_submission(api, assignment, submission, tests, feedback_dir=None):
         target = course / "submitted" / submission.student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(submission.path, target)
-        outcome = api.autograde(assignment, submission.student, force=True, create=True)
+        outcome = _autograde(api, assignment, submission.student)
         if outcome["success"]:
             scores = _scores(api, assignment, submission.student)
             result.scores.update({gid: scores.get(gid, 0.0) for gid in result.scores})
@@ -174,6 +199,24 @@ def grade_submission(api, assignment, submission, tests, feedback_dir=None):
     if feedback_dir is not None:
         result.feedback = _feedback(api, assignment, result, Path(feedback_dir))
     return result
+
+
+# Errors a shared gradebook raises when graders write at once, each safe to retry (nbgrader
+# rolled the transaction back and autograde(force=True) starts over): PostgreSQL aborts one of
+# two deadlocked transactions (two graders adding submissions); SQLite refuses a writer while
+# another holds the file.
+TRANSIENT_DATABASE_ERRORS = ("DeadlockDetected", "SerializationFailure", "database is locked")
+
+
+def _autograde(api, assignment, student, attempts=4):
+    """nbgrader's autograde of one student, retried after a transient gradebook error."""
+    for attempt in range(attempts):
+        outcome = api.autograde(assignment, student, force=True, create=True)
+        text = (outcome.get("error") or "") + (outcome.get("log") or "")
+        if outcome["success"] or not any(e in text for e in TRANSIENT_DATABASE_ERRORS):
+            return outcome
+        time.sleep(random.uniform(0.2, 1.0) * (attempt + 1))
+    return outcome
 
 
 def _scores(api, assignment, student):

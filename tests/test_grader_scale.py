@@ -66,14 +66,14 @@ def test_two_sharded_graders_fill_one_postgresql_gradebook(postgres_server, tmp_
                                  "--seed", "3", "--quiet"], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for k in (1, 2)]
     logs = [g.communicate(timeout=600)[0] for g in graders]
-    assert [g.returncode for g in graders] == [0, 0], logs
+    assert [g.returncode for g in graders] == [0, 0], "\n=====\n".join(logs)
     rows = {}
     for k in (1, 2):
         with open(tmp_path / f"out{k}" / "grades.csv", newline="") as f:
             part = {r["student"]: float(r["total"]) for r in csv.DictReader(f)}
         assert sorted(part) == sorted(picked[k])
         rows.update(part)
-    assert rows == {s: (0.0 if s == students[-1] else FULL) for s in students}
+    assert rows == {s: (0.0 if s == students[-1] else FULL) for s in students}, "".join(open(tmp_path / f"out{k}" / "grades.csv").read() for k in (1, 2)) + "\n=====\n".join(logs)
     with Gradebook(gradebook_url(url, None), COURSE) as gb:
         graded = {s.id: gb.find_submission(ASSIGNMENT, s.id).score for s in gb.students}
     assert graded == {s: FULL for s in students[:-1]}  # the unreadable one never reached nbgrader
