@@ -19,7 +19,7 @@ from .ngram import ngram_baselines
 from .store import cached
 from ..vocab import Vocabulary
 from .text import course_split, fingerprint
-from .training import decayed_lr, run_steps, seed_everything, smooth
+from .training import clipped_step, decayed_lr, run_steps, seed_everything, smooth
 
 # The configurations reported in the book: the same budget and sizes for the three cells.
 MODELS = {
@@ -101,10 +101,7 @@ def train_charlm(config):
         loss = F.cross_entropy(scores.reshape(-1, len(vocab)), y[:, pos:pos + T].reshape(-1))
         for group in opt.param_groups:
             group["lr"] = decayed_lr(config["lr"], progress)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        clipped_step(model, opt, loss)
         return loss.item() / math.log(2)
 
     bpcs, cpu, wall = run_steps(step, config["max_steps"], config["seconds"], f"char {config['cell']}")

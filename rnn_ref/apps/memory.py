@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from .corpora import parity_data, recall_data
 from .models import Classifier, Tagger
 from .store import cached
-from .training import run_steps, seed_everything, smooth
+from .training import clipped_step, run_steps, seed_everything, smooth
 
 CELLS = ("elman", "lstm", "gru")
 GAPS = (5, 10, 20, 40, 80, 160)
@@ -78,10 +78,7 @@ def train_recall(config):
     def step(i, progress):
         x, y = recall_data(config["batch"], config["gap"], config["seed"] * 1_000_003 + i)
         loss = F.cross_entropy(model(torch.as_tensor(x), lengths), torch.as_tensor(y))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        clipped_step(model, opt, loss)
         return loss.item()
 
     losses, cpu, wall = run_steps(step, config["max_steps"], config["seconds"],
@@ -140,10 +137,7 @@ def train_parity(config):
         bits, parity = parity_data(config["batch"], T, config["seed"] * 1_000_003 + i)
         scores = model(torch.as_tensor(bits), lengths)
         loss = F.cross_entropy(scores.reshape(-1, 2), torch.as_tensor(parity).reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        clipped_step(model, opt, loss)
         return loss.item()
 
     losses, cpu, wall = run_steps(step, config["max_steps"], config["seconds"],

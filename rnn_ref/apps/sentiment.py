@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from .corpora import CONSTRUCTIONS, sentiment_corpus
 from .models import BagOfWords, Classifier
 from .store import cached
-from .training import decayed_lr, run_steps, seed_everything, smooth
+from .training import clipped_step, decayed_lr, run_steps, seed_everything, smooth
 
 MODELS = {
     "bag of words": dict(model="bow", lr=0.05),
@@ -121,10 +121,7 @@ def train_sentiment(config):
         loss = F.cross_entropy(model(ids, lengths), torch.tensor([y for _, y, _ in batch]))
         for group in opt.param_groups:
             group["lr"] = decayed_lr(config["lr"], progress)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        clipped_step(model, opt, loss)
         return loss.item()
 
     losses, cpu, wall = run_steps(step, config["max_steps"], config["seconds"], f"sentiment {config['model']}")

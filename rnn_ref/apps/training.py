@@ -74,6 +74,14 @@ def run_steps(step, max_steps, seconds, desc="training", stop_loss=None):
     return losses, time.process_time() - cpu0, time.perf_counter() - wall0
 
 
+def clipped_step(model, opt, loss, max_norm=1.0):
+    """One update: gradients of ``loss``, clipped to global norm ``max_norm``, then ``opt.step()``."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    opt.step()
+
+
 def decayed_lr(lr, progress, tail=0.3):
     """Constant learning rate, then a linear decay to zero over the last ``tail`` of the budget."""
     return lr * min(1.0, (1.0 - progress) / tail)
