@@ -174,7 +174,8 @@ class Call:
         self.mutated = mutated  # list of (argument name, description)
 
 
-def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, shape_hint=""):
+def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, shape_hint="",
+                 asks_for="your own implementation, so its tests score 0. Write it with numpy only"):
     """Call the student's ``fn(*args)`` the way every check does.
 
     - The student gets deep copies of ``args``; the originals stay usable for expected values.
@@ -182,6 +183,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
       or a torch RNN module (or naming one in the function's source) raises ForbiddenShortcut.
       A tuple of qualified names (e.g. ``("rnn_ref.bptt.truncated_bptt",)``) forbids only those
       parts of rnn_ref (and torch's RNNs): the rest may be used, as given code of the notebook.
+      ``asks_for`` ends the message ("This exercise asks for ...").
     - Warnings and stderr writes inside the call are captured and echoed on stdout, so a
       harmless warning never zeroes a correct answer.
     - NotImplementedError (the unanswered stub) becomes a CheckFailed that says so.
@@ -204,8 +206,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
         word = _shortcut_in_source(fn)
         if word is not None:
             raise ForbiddenShortcut(
-                f"`{fn_name}` uses {word}. This exercise asks for your own implementation, so "
-                f"its tests score 0. Write it with numpy only.")
+                f"`{fn_name}` uses {word}. This exercise asks for {asks_for}.")
     given = _copy_args(args)
     kept = _copy_args(args)
     found = []
@@ -233,8 +234,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
                 sys.setprofile(None)
     if found:
         raise ForbiddenShortcut(
-            f"`{fn_name}` calls {found[0]}. This exercise asks for your own implementation, "
-            f"so its tests score 0. Write it with numpy only.")
+            f"`{fn_name}` calls {found[0]}. This exercise asks for {asks_for}.")
     for w in warned:
         print(f"Note: `{fn_name}` raised a warning (no points lost): "
               f"{w.category.__name__}: {w.message}")
