@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 $(STAMP): requirements.txt pyproject.toml .ci/system-packages
 	bash .ci/install-system-packages
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) -r requirements.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(PIP) -r requirements.txt > $(VENV)/pip.log 2>&1 || { grep -v "is ignored: it is neither" $(VENV)/pip.log; exit 1; }
 	$(PIP) --no-deps -e .
 	$(PY) -c "import rnn_ref, torch, nbgrader, jupyter_book"
 	touch $(STAMP)
