@@ -8,10 +8,13 @@ submission's bytes, the assignment source and the seed): an interrupted run resu
 ungraded submissions, and grading the same folder twice changes nothing.
 """
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -69,9 +72,9 @@ def run_seed(journal_dir, seed):
 def fingerprint(submission, assignment, seed):
     """Changes when the submission, the assignment's source or the seed changes."""
     digest = hashlib.sha256(f"{assignment}\0{seed}\0{submission.problem}\0".encode())
-    for path in (submission.path, source_notebook(assignment)):
-        if path is not None and Path(path).is_file():
-            digest.update(Path(path).read_bytes())
+    data, _, problem = grading.load_submission(submission) if not submission.problem else (b"", None, "")
+    digest.update(data or problem.encode("utf-8", "replace"))
+    digest.update(Path(source_notebook(assignment)).read_bytes())
     return digest.hexdigest()
 
 
@@ -122,7 +125,7 @@ class _Deadline:
 
     def __init__(self, seconds):
         self.fired = False
-        self._timer = threading.Timer(seconds, self._fire)
+        self._timer = threading.Timer(max(seconds, 0.001), self._fire)
 
     def _fire(self):
         self.fired = True
@@ -136,25 +139,83 @@ class _Deadline:
         self._timer.cancel()
 
 
+class Overtime(BaseException):
+    """The wall-clock limit of a submission ran out while the grader itself was working on it."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds):
+    """Raise Overtime in this (main) thread after ``seconds``; a no-op in other threads."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(*_):
+        raise Overtime()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _zero(run, submission, reason):
+    return grading.GradeResult(submission.student, str(submission.path or ""),
+                               scores={gid: 0.0 for gid, _ in run.tests}, max_scores=dict(run.tests),
+                               reason=reason)
+
+
 def grade_one(api, run, submission):
-    """Grade one submission: tamper scan, grade_submission under the wall-clock limit, notes, feedback."""
-    tampering = _tampering(run, submission)
-    if tampering:
-        result = grading.GradeResult(submission.student, str(submission.path),
-                                     scores={gid: 0.0 for gid, _ in run.tests}, max_scores=dict(run.tests))
-        result.reason = (f"not graded: the answers change the grader's own code ({tampering[0]}); "
-                         f"an instructor can review it")
+    """Grade one submission: read, tamper scan, nbgrader, notes and feedback, all within ``run.timeout``.
+
+    Every step is guarded: whatever goes wrong with this submission becomes its reason, and the
+    run goes on with the next one.
+    """
+    start = time.monotonic()
+    try:
+        result = _grade_one(api, run, submission, start)
+    except (Exception, Overtime) as exc:  # noqa: BLE001 (one student's problem, never the run's)
+        if isinstance(exc, Overtime):
+            reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
+        else:
+            reason = f"the grader could not process it ({type(exc).__name__}: {grading._first_line(exc)})"
+        result = _zero(run, submission, reason)
+        result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
+    return result
+
+
+def _grade_one(api, run, submission, start):
+    left = lambda: run.timeout - (time.monotonic() - start)  # noqa: E731
+    data, nb, problem = grading.load_submission(submission)
+    if problem:
+        result = _zero(run, submission, problem)
     else:
-        with _Deadline(run.timeout) as deadline:
-            result = grading.grade_submission(api, run.assignment, submission, list(run.tests))
-        if deadline.fired:
-            result.scores = {gid: 0.0 for gid in result.scores}
-            result.reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
-        elif not result.reason:
-            result.note = notes(run, submission)
-    result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
-    if result.note:
-        _add_note(result.feedback, result.note)
+        tampering = tamper.scan(tamper.student_cells(nb, _read(source_notebook(run.assignment))))
+        if tampering:
+            result = _zero(run, submission, f"not graded: the answers change the grader's own code "
+                                            f"({tampering[0]}); an instructor can review it")
+        else:
+            with _Deadline(left()) as deadline, _alarm(left() + 5):
+                result = grading.grade_submission(api, run.assignment, submission, list(run.tests),
+                                                  notebook=nb)
+            if deadline.fired:
+                result.scores = {gid: 0.0 for gid in result.scores}
+                result.reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
+            elif not result.reason:
+                result.note = notes(run, submission, nb, data)
+    try:
+        with _alarm(left()):
+            result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
+            if result.note:
+                _add_note(result.feedback, result.note)
+    except Overtime:
+        result.note = "; ".join(filter(None, [result.note, f"the feedback page was not written within "
+                                              f"the {run.timeout:g} s limit"]))
+        result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir),
+                                            write_page=False)
     return result
 
 
@@ -162,12 +223,6 @@ def _read(path):
     import nbformat
 
     return nbformat.read(str(path), as_version=4)
-
-
-def _tampering(run, submission):
-    if submission.problem or grading.read_problem(submission.path):
-        return []
-    return tamper.scan(tamper.student_cells(_read(submission.path), _read(source_notebook(run.assignment))))
 
 
 ERROR_WORDS = {
@@ -178,17 +233,16 @@ ERROR_WORDS = {
 }
 
 
-def notes(run, submission):
+def notes(run, submission, submitted, data):
     """One line on what went wrong in a graded notebook ("" when nothing did).
 
     Deleted test cells (they score 0), deleted answer cells, metadata that nbgrader needs and
     that was removed, answer cells that stopped with an error, output cut by the grader.
     """
-    submitted = _read(submission.path)
     source = _read(source_notebook(run.assignment))
     found = [_gid(c) for c in submitted.cells]
     said = []
-    version = json.loads(Path(submission.path).read_bytes()).get("nbformat")
+    version = json.loads(data).get("nbformat")
     if version != 4:
         said.append(f"notebook format {version} was converted to 4")
     kernel = submitted.metadata.get("kernelspec", {}).get("name")
@@ -215,7 +269,7 @@ def notes(run, submission):
             said.append("cells were moved out of the notebook's order; they ran in the order handed in")
     autograded = (Path(run.course_dir) / "autograded" / submission.student / run.assignment
                   / f"{run.assignment}.ipynb")
-    if autograded.is_file():
+    if autograded.is_file() and not autograded.is_symlink():
         for index, cell in enumerate(_read(autograded).cells):
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type != "code" or meta.get("grade"):
@@ -243,17 +297,29 @@ def _add_note(feedback, note):
     """Put the note at the top of nbgrader's feedback page."""
     import html
 
-    page = Path(feedback).read_text(encoding="utf-8")
+    page = Path(feedback).read_text(encoding="utf-8", errors="replace")
     at = page.find(">", page.find("<body")) + 1
     box = (f'\n<div class="grader-note" style="border:2px solid #c60;padding:0.5em 1em;margin:1em">'
            f"<strong>Note from the grader:</strong> {html.escape(note)}</div>\n")
-    Path(feedback).write_text(page[:at] + box + page[at:] if at > 0 else box + page, encoding="utf-8")
+    grading._write_private(Path(feedback), (page[:at] + box + page[at:] if at > 0 else box + page).encode("utf-8"))
 
 
 _worker = {}
 
 
+def _die_with_parent():
+    """Ask Linux to SIGKILL this worker when the grader's main process ends, however it ends."""
+    import ctypes
+
+    from .containment import PR_SET_PDEATHSIG
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent was gone before the call
+        os._exit(1)
+
+
 def _start_worker(run):
+    _die_with_parent()
     grading._quiet_gradebook_warnings()
     run = replace(run, kernel_config=for_this_process(run.kernel_config))
     _worker["run"], _worker["api"] = run, open_course(run)
@@ -281,12 +347,45 @@ def grade_all(api, run, submissions, seed, journal_dir, jobs=1, progress=True):
         for submission in todo:
             record(grade_one(api, run, submission))
     else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(run,),
-                                 mp_context=_spawn()) as pool:
-            for result in pool.map(_grade_in_worker, todo):
-                record(result)
+        _in_pool(run, todo, jobs, record)
     bar.close()
     return [results[s.student] for s in submissions]
+
+
+def _in_pool(run, todo, jobs, record, attempts=3):
+    """Grade ``todo`` in ``jobs`` worker processes; a worker that dies costs only its own submissions.
+
+    When a worker dies (killed from outside, out of memory), the pool breaks: the submissions not
+    yet graded go to a new pool; one that was unfinished in ``attempts`` broken pools gets a row
+    with a reason instead.
+    """
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    broken = {s.student: 0 for s in todo}
+    while todo:
+        left = []
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(run,),
+                                 mp_context=_spawn()) as pool:
+            futures = {pool.submit(_grade_in_worker, s): s for s in todo}
+            for future in as_completed(futures):
+                try:
+                    record(future.result())
+                except BrokenProcessPool:
+                    left.append(futures[future])
+                except Exception as exc:  # noqa: BLE001 (grade_one guards itself; this is the pool's)
+                    result = _zero(run, futures[future], f"the grader could not process it "
+                                   f"({type(exc).__name__}: {grading._first_line(exc)})")
+                    result.feedback = grading._feedback(None, run.assignment, result, Path(run.feedback_dir))
+                    record(result)
+        for submission in left:
+            broken[submission.student] += 1
+        todo = [s for s in left if broken[s.student] < attempts]
+        for submission in left:
+            if broken[submission.student] >= attempts:
+                result = _zero(run, submission, "the grader's worker process died while grading it")
+                result.feedback = grading._feedback(None, run.assignment, result, Path(run.feedback_dir))
+                record(result)
 
 
 def _spawn():

@@ -7,8 +7,11 @@ rebinding a name; rebinding an attribute of a module (``check.state_values = ...
 ``np.testing.assert_allclose = ...``) would not be defeated. This scan finds such code before the
 notebook runs: assignments to, or setattr/delattr on, anything reached from an imported module;
 ``sys.modules``, ``__dict__`` and similar handles on the interpreter's internals; code run from
-strings (exec, eval, compile, __import__); importing importlib, ctypes, gc or builtins. None of
-these is needed to answer an exercise. A notebook with a finding scores 0 and the reason names
+strings (exec, eval, compile, __import__); importing importlib, ctypes, gc or builtins; frames
+(``sys._getframe``, ``f_back``, ``inspect.stack``: the checker's locals hold the expected values);
+trace, profile, audit, display and exception hooks; IPython's shell beyond the magics
+(``get_ipython().events``, input transformers); the insides of other code (``__self__``,
+``__closure__``, ``__defaults__``). None of these is needed to answer an exercise. A notebook with a finding scores 0 and the reason names
 the cell and line, for an instructor to review.
 
 It is a scan, not a proof: code can hide from any static check. The sandbox
@@ -22,7 +25,22 @@ FORBIDDEN_CALLS = {"exec", "eval", "compile", "__import__"}
 MUTATING_CALLS = {"setattr", "delattr"}
 FORBIDDEN_MODULES = {"importlib", "ctypes", "gc", "builtins"}
 FORBIDDEN_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__builtins__", "__subclasses__",
-                        "__import__"}
+                        "__import__",
+                        # frames: the checker's locals (expected values) and code
+                        "_getframe", "_current_frames", "f_back", "f_locals", "f_globals", "f_builtins",
+                        "tb_frame", "gi_frame", "cr_frame", "ag_frame",
+                        # hooks into every later call or cell
+                        "settrace", "setprofile", "addaudithook", "displayhook", "excepthook",
+                        "set_custom_exc", "input_transformers_post", "input_transformers_cleanup",
+                        "ast_transformers", "shell_handlers",
+                        # the insides of functions and classes of other modules
+                        "__self__", "__closure__", "cell_contents", "__defaults__", "__kwdefaults__",
+                        "__bases__", "__mro__"}
+# functions of a module that hand out frames, by module
+FORBIDDEN_FUNCTIONS = {"inspect": {"stack", "trace", "currentframe", "getouterframes", "getinnerframes"},
+                       "traceback": {"walk_stack", "walk_tb"}}
+# what a cell may do with get_ipython(): the calls IPython's own magics and shell escapes become
+IPYTHON_ALLOWED = {"run_line_magic", "run_cell_magic", "system", "getoutput"}
 
 
 def _source_for_ast(source):
@@ -71,7 +89,43 @@ def _is_sys(node, tree):
     return isinstance(node, ast.Name) and node.id in aliases | {"sys"}
 
 
+def _aliases(tree, module):
+    """Names bound to ``module`` by imports in ``tree``."""
+    return {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
+            for a in n.names if a.name == module} | {module}
+
+
+def _ipython_findings(tree):
+    allowed_calls = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id == "get_ipython"):
+            if node.attr in IPYTHON_ALLOWED:
+                allowed_calls.add(id(node.value))
+            else:
+                yield node.lineno, f"uses get_ipython().{node.attr}"
+    allowed_names = {id(c.func) for c in ast.walk(tree) if isinstance(c, ast.Call) and id(c) in allowed_calls}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "get_ipython" and id(node) not in allowed_names:
+            yield node.lineno, "uses get_ipython() (the grader's shell)"
+
+
+def _frame_findings(tree):
+    for module, names in FORBIDDEN_FUNCTIONS.items():
+        aliases = _aliases(tree, module)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr in names and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases):
+                yield node.lineno, f"uses {ast.unparse(node)}"
+            elif isinstance(node, ast.ImportFrom) and node.module == module:
+                for a in node.names:
+                    if a.name in names or a.name == "*":
+                        yield node.lineno, f"imports {a.name} from {module}"
+
+
 def _findings(tree, modules):
+    yield from _ipython_findings(tree)
+    yield from _frame_findings(tree)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
@@ -84,6 +138,9 @@ def _findings(tree, modules):
                 yield line, f"calls {node.func.id}()"
             elif node.func.id in MUTATING_CALLS and node.args and _root(node.args[0]) in modules:
                 yield line, f"calls {node.func.id}() on {ast.unparse(node.args[0])}, an imported module"
+            elif (node.func.id in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) > 1
+                  and isinstance(node.args[1], ast.Constant) and node.args[1].value in FORBIDDEN_ATTRIBUTES):
+                yield line, f"calls {node.func.id}() for {node.args[1].value}"
         elif isinstance(node, ast.Attribute) and (
                 node.attr in FORBIDDEN_ATTRIBUTES or (node.attr == "modules" and _is_sys(node.value, tree))):
             yield line, f"uses {ast.unparse(node)}"

@@ -2,10 +2,56 @@
 no-mutation check. Gradient checks use rnn_ref.gradcheck directly (check_layer_gradients for
 layers, numerical_gradient(..., order=4) for scalar losses)."""
 
+import os
+import time
+import uuid
+
 import numpy as np
 import pytest
 
 GATES = {"elman": 1, "lstm": 4, "gru": 3}  # weight blocks per layer kind
+SESSION_VARIABLE = "AUTOGRADER_TEST_SESSION"  # inherited by graders, workers and kernels (AUTOGRADER_*)
+
+
+def _marked(token):
+    """Processes other than this one whose environment carries this test session's token."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        if process.pid == os.getpid():
+            continue
+        try:
+            if process.environ().get(SESSION_VARIABLE) == token and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_tests():
+    """The suite leaves no grader, worker, kernel or student process running (issue 15).
+
+    Every process the tests start inherits a token in its environment; at the end of the session
+    none may be left (after a grace period for kernels shutting down). Leftovers are killed and
+    the session fails.
+    """
+    token = uuid.uuid4().hex
+    os.environ[SESSION_VARIABLE] = token
+    yield
+    deadline = time.monotonic() + 30
+    left = _marked(token)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = _marked(token)
+    for process in left:
+        try:
+            process.kill()
+        except Exception:  # noqa: BLE001
+            pass
+    assert not left, "processes outlived the tests: " + "; ".join(
+        f"{p.pid} {' '.join(p.info['cmdline'] or [])[:200]}" for p in left)
 
 
 @pytest.fixture

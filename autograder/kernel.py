@@ -1,0 +1,239 @@
+"""The grading kernel: an IPython kernel that runs each test cell itself, from a restored state.
+
+nbgrader runs the tests in the student's kernel, after the student's code. This kernel
+(``python -m autograder.kernel -f CONNECTION_FILE``, started by autograder.containment) takes a
+snapshot when it starts, before any cell runs: the modules the source notebook's trusted cells
+import (``$AUTOGRADER_TRUSTED_MODULES``, imported here first), IPython's hooks, ``sys`` and
+``builtins``, the environment. A test cell arrives marked by the grader
+(:data:`TEST_MARK`, autograder.execution); for it, :meth:`Guard.run_test`
+
+1. restores the snapshot: the functions, classes and module objects of every module loaded at
+   start-up (so ``check.state_values = ...``, ``np.allclose = ...`` or a fake
+   ``sys.modules['autograder.checks.elman']`` are undone), the code of the trusted modules'
+   functions, ``builtins``, ``sys.stdout``/``displayhook``/``excepthook``/import hooks/trace and
+   profile functions, the environment, and IPython's input transformers, AST transformers,
+   pre/post-run events, custom exception handlers and display hook;
+2. compiles and executes the cell's code itself, in the notebook's namespace: not through
+   ``run_cell``, so no transformer, event or display hook sees it, nothing is displayed, and the
+   source enters neither IPython's history (``In``, ``_ih``, the history database) nor
+   ``linecache`` (a traceback cannot print its lines);
+3. returns the verdict in the execute reply (``status`` "ok" or "error" with the exception's
+   name and message): the grader scores the test from that reply alone, never from what the cell
+   displayed (autograder.execution).
+
+This is in-process protection: code that runs in the same interpreter can, in principle, reach
+anything in it. The tamper scan (autograder.tamper) refuses the direct handles (frames, trace
+functions, ``ctypes``, ``gc``, interpreter internals); the sandbox bounds the rest to the
+student's own grade. autograder/INSTRUCTORS.md states what holds.
+"""
+
+import builtins
+import importlib
+import os
+import sys
+import textwrap
+import threading
+import types
+
+from ipykernel.ipkernel import IPythonKernel
+
+TEST_MARK = "# autograder: test cell (run by autograder.kernel)\n"
+TRUSTED_VARIABLE = "AUTOGRADER_TRUSTED_MODULES"
+# top-level packages whose functions' code (not only their names) is restored before each test
+CODE_RESTORED = ("autograder", "rnn_ref", "numpy")
+_CODE = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType, staticmethod,
+         classmethod, property, types.MethodType)
+# IPython shell attributes that hook into running a cell
+SHELL_HOOKS = ("displayhook", "display_pub", "display_trap", "custom_exceptions", "CustomTB",
+               "events", "compile", "input_transformer_manager", "ast_transformers", "InteractiveTB",
+               "SyntaxTB", "showtraceback", "_showtraceback", "run_cell", "run_cell_async",
+               "run_code", "user_ns", "user_module")
+
+
+def _is_code(value):
+    return isinstance(value, _CODE) or type(value).__name__ in ("ufunc", "_ArrayFunctionDispatcher",
+                                                                  "builtin_function_or_method",
+                                                                  "method_descriptor", "wrapper_descriptor")
+
+
+class Guard:
+    """The start-up snapshot of a kernel and the trusted way to run one test cell."""
+
+    def __init__(self, shell):
+        self.shell = shell
+        for name in filter(None, os.environ.get(TRUSTED_VARIABLE, "").split(",")):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 (a module the notebook fails to import fails there too)
+                pass
+        self.modules = dict(sys.modules)
+        self.module_dicts = {name: dict(vars(m)) for name, m in self.modules.items()
+                             if isinstance(m, types.ModuleType) and name != "__main__"}
+        self.class_dicts = {}
+        self.function_code = []
+        for name, namespace in self.module_dicts.items():
+            strict = name.split(".")[0] in CODE_RESTORED
+            for value in namespace.values():
+                if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                    self.class_dicts[value] = {k: v for k, v in vars(value).items() if _is_code(v)}
+                    if strict:
+                        self.function_code += [(f, f.__code__, f.__defaults__, f.__kwdefaults__)
+                                               for f in vars(value).values() if isinstance(f, types.FunctionType)]
+                elif strict and isinstance(value, types.FunctionType) and value.__module__ == name:
+                    self.function_code.append((value, value.__code__, value.__defaults__, value.__kwdefaults__))
+        self.builtins = dict(vars(builtins))
+        self.sys = {k: getattr(sys, k) for k in ("stdout", "stderr", "stdin", "displayhook", "excepthook",
+                                                 "__stdout__", "__stderr__", "breakpointhook")}
+        self.sys_lists = {k: list(getattr(sys, k)) for k in ("meta_path", "path_hooks", "path")}
+        self.environ = dict(os.environ)
+        self.shell_hooks = {k: getattr(shell, k) for k in SHELL_HOOKS if hasattr(shell, k)}
+        self.lists = [(lst, list(lst)) for lst in (shell.input_transformers_cleanup,
+                                                   shell.input_transformers_post, shell.ast_transformers)]
+        self.events = {k: list(v) for k, v in shell.events.callbacks.items()}
+        self.compile, self.exec, self.setattr = compile, exec, type.__setattr__
+        self.settrace, self.setprofile = sys.settrace, sys.setprofile
+
+    def restore(self):
+        """Undo what cells may have changed in the trusted state (see the module docstring)."""
+        self.settrace(None)
+        self.setprofile(None)
+        threading.settrace(None)
+        threading.setprofile(None)
+        for name, module in self.modules.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+        for name in [n for n, m in sys.modules.items() if not isinstance(m, types.ModuleType)]:
+            del sys.modules[name]
+        for name, saved in self.module_dicts.items():
+            current = vars(self.modules[name])
+            for key, value in saved.items():
+                if current.get(key, self) is not value and (_is_code(value) or name == "numpy"):
+                    current[key] = value
+        for cls, saved in self.class_dicts.items():
+            current = vars(cls)
+            for key, value in saved.items():
+                if current.get(key, self) is not value:
+                    try:
+                        self.setattr(cls, key, value)
+                    except (TypeError, AttributeError):
+                        pass
+        for function, code, defaults, kwdefaults in self.function_code:
+            if function.__code__ is not code:
+                function.__code__ = code
+            function.__defaults__, function.__kwdefaults__ = defaults, kwdefaults
+        current = vars(builtins)
+        for key in [k for k in current if k not in self.builtins]:
+            del current[key]
+        for key, value in self.builtins.items():
+            if current.get(key, self) is not value and key != "_":
+                current[key] = value
+        for key, value in self.sys.items():
+            setattr(sys, key, value)
+        for key, value in self.sys_lists.items():
+            getattr(sys, key)[:] = value
+        sys.path_importer_cache.clear()
+        if dict(os.environ) != self.environ:
+            os.environ.clear()
+            os.environ.update(self.environ)
+        for key, value in self.shell_hooks.items():
+            if key in vars(self.shell) and key not in self.shell.trait_names():
+                del vars(self.shell)[key]  # an instance attribute hiding the class's method
+            if getattr(self.shell, key) is not value:
+                setattr(self.shell, key, value)
+        for lst, saved in self.lists:
+            lst[:] = saved
+        self.shell.events.callbacks.clear()
+        self.shell.events.callbacks.update({k: list(v) for k, v in self.events.items()})
+        self.shell.user_ns["__builtins__"] = builtins
+
+    def run_test(self, source):
+        """Restore, run ``source`` in the notebook's namespace; the execute reply's content.
+
+        IPython's hooks are put back as they were after the test: restoring them is for the
+        test alone (``%matplotlib inline`` keeps working in the student's later cells).
+        """
+        hooks = [(lst, list(lst)) for lst, _ in self.lists]
+        events = {k: list(v) for k, v in self.shell.events.callbacks.items()}
+        self.restore()
+        try:
+            return self._run(source)
+        finally:
+            for lst, saved in hooks:
+                lst[:] = saved
+            self.shell.events.callbacks.clear()
+            self.shell.events.callbacks.update(events)
+
+    def _run(self, source):
+        content = {"status": "ok"}
+        try:
+            code = self.compile(source, "<test cell>", "exec", dont_inherit=True)
+            self.exec(code, self.shell.user_ns)
+        except BaseException as exc:  # noqa: BLE001 (the verdict of a test: any exception fails it)
+            content = _error(exc)
+        finally:
+            for stream in (self.sys["stdout"], self.sys["stderr"]):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+        content.update(execution_count=self.shell.execution_count, user_expressions={}, payload=[])
+        return content
+
+
+def _text(value, limit=4000):
+    try:
+        return str(value)[:limit]
+    except BaseException:  # noqa: BLE001 (a student's exception whose __str__ fails)
+        return "(the exception's message could not be read)"
+
+
+def _error(exc):
+    """The reply of a failed test: the exception's name and message, and where the student's code raised it."""
+    name = _text(type(exc).__name__, 200)
+    message = _text(exc)
+    lines = [f"{name}:"] + [line for paragraph in message.split("\n")
+                            for line in (textwrap.wrap(paragraph, width=100) or [""])]
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename != "<test cell>" and not code.co_filename.startswith(_TRUSTED_PREFIXES):
+            import linecache
+
+            text = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+            frames.append(f"  in {code.co_name}, line {tb.tb_lineno}: {text}")
+        tb = tb.tb_next
+    if frames and not isinstance(exc, AssertionError):
+        lines += ["Where your code raised it:", *frames[-5:]]
+    return {"status": "error", "ename": name, "evalue": message, "traceback": ["\n".join(lines)]}
+
+
+_TRUSTED_PREFIXES = tuple(sorted({os.path.dirname(os.path.dirname(os.__file__)), sys.prefix,
+                                  sys.base_prefix, os.path.dirname(os.path.dirname(__file__))}))
+
+
+class GradingKernel(IPythonKernel):
+    """IPythonKernel whose marked cells run through :class:`Guard` (see the module docstring)."""
+
+    implementation = "rnn-grader"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._guard = Guard(self.shell)
+
+    async def do_execute(self, code, silent, store_history=True, user_expressions=None,
+                         allow_stdin=False, *, cell_meta=None, cell_id=None):
+        if code.startswith(TEST_MARK):
+            return self._guard.run_test(code[len(TEST_MARK):])
+        return await super().do_execute(code, silent, store_history, user_expressions, allow_stdin,
+                                        cell_meta=cell_meta, cell_id=cell_id)
+
+
+def main():
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(kernel_class=GradingKernel)
+
+
+if __name__ == "__main__":
+    main()
