@@ -22,6 +22,7 @@ import tempfile
 import threading
 import uuid
 
+from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
@@ -80,6 +81,10 @@ class ContainedExecute(Execute):
             finally:
                 cell.source = source
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    # nbclient binds its synchronous entry points to its own coroutines: rebind them to these
+    start_new_kernel = run_sync(async_start_new_kernel)
+    execute_cell = run_sync(async_execute_cell)
 
     def on_cell_executed(self, **kwargs):
         cell, reply = kwargs["cell"], kwargs.get("execute_reply")

@@ -514,7 +514,7 @@ def _short_page(target, assignment, result, message):
 # --- grading a folder ----------------------------------------------------------------------------
 
 def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1, db=None,
-          shard=None, sandbox="auto", timeout=600, cell_timeout=None):
+          shard=None, sandbox="auto", timeout=600, cell_timeout=None, limits=None):
     """Grade every submission of ``assignment`` in ``submissions_dir``; write the outputs to out_dir.
 
     Writes out_dir/grades.csv, out_dir/feedback/<student>.html and keeps nbgrader's course
@@ -522,10 +522,11 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     once for the run, the same for every student). ``jobs`` worker processes; ``db`` the gradebook
     URL (default SQLite in the course directory); ``shard`` (K, M): only the students of share K
     of M; ``sandbox`` "auto", "on" or "off" (autograder.containment); ``timeout`` seconds per
-    submission; ``cell_timeout`` seconds per cell (default: the course config's). A run interrupted halfway resumes from out_dir/journal. Returns the GradeResults.
+    submission, everything done for it included; ``cell_timeout`` seconds per cell (default: the
+    course config's); ``limits`` the kernels' autograder.containment.Limits (default Limits()). A run interrupted halfway resumes from out_dir/journal. Returns the GradeResults.
     """
     from . import runner
-    from .containment import grading_kernel
+    from .containment import Limits, grading_kernel
     from .database import exclusive, gradebook_url, in_shard
     from .execution import trusted_modules
     from .kernel import TRUSTED_VARIABLE
@@ -545,7 +546,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     os.environ[TRUSTED_VARIABLE] = ",".join(
         trusted_modules(nbformat.read(str(source_notebook(assignment)), as_version=4)))
     try:
-        with grading_kernel(sandbox=sandbox, cell_timeout=cell_timeout) as (kernel_config, message):
+        with grading_kernel(limits or Limits(), sandbox=sandbox, cell_timeout=cell_timeout) as (kernel_config, message):
             print(f"{assignment}: {message}", file=sys.stderr)
             with exclusive(url):  # other graders of a shared gradebook wait here
                 api, tests = prepare_course(out_dir / "course", assignment, url, kernel_config)

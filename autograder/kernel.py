@@ -9,8 +9,8 @@ import (``$AUTOGRADER_TRUSTED_MODULES``, imported here first), IPython's hooks, 
 
 1. restores the snapshot: the functions, classes and module objects of every module loaded at
    start-up (so ``check.state_values = ...``, ``np.allclose = ...`` or a fake
-   ``sys.modules['autograder.checks.elman']`` are undone), the code of the trusted modules'
-   functions, ``builtins``, ``sys.stdout``/``displayhook``/``excepthook``/import hooks/trace and
+   ``sys.modules['autograder.checks.elman']`` are undone), every global of the course's own
+   packages (``common._seed = 1`` is undone too), the code of their functions, ``builtins``, ``sys.stdout``/``displayhook``/``excepthook``/import hooks/trace and
    profile functions, the environment, and IPython's input transformers, AST transformers,
    pre/post-run events, custom exception handlers and display hook;
 2. compiles and executes the cell's code itself, in the notebook's namespace: not through
@@ -39,8 +39,8 @@ from ipykernel.ipkernel import IPythonKernel
 
 TEST_MARK = "# autograder: test cell (run by autograder.kernel)\n"
 TRUSTED_VARIABLE = "AUTOGRADER_TRUSTED_MODULES"
-# top-level packages whose functions' code (not only their names) is restored before each test
-CODE_RESTORED = ("autograder", "rnn_ref", "numpy")
+# libraries whose module globals hold state of their own: only their code objects are restored
+LIBRARIES = ("numpy", "torch", "scipy", "matplotlib", "pandas", "IPython", "ipykernel")
 _CODE = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType, staticmethod,
          classmethod, property, types.MethodType)
 # IPython shell attributes that hook into running a cell
@@ -61,18 +61,21 @@ class Guard:
 
     def __init__(self, shell):
         self.shell = shell
-        for name in filter(None, os.environ.get(TRUSTED_VARIABLE, "").split(",")):
+        trusted = [n for n in os.environ.get(TRUSTED_VARIABLE, "").split(",") if n]
+        for name in trusted:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 (a module the notebook fails to import fails there too)
                 pass
+        # the course's own packages (checks, reference, stored data): every global is restored
+        self.strict = {n.split(".")[0] for n in trusted} - set(LIBRARIES) | {"autograder", "rnn_ref"}
         self.modules = dict(sys.modules)
         self.module_dicts = {name: dict(vars(m)) for name, m in self.modules.items()
                              if isinstance(m, types.ModuleType) and name != "__main__"}
         self.class_dicts = {}
         self.function_code = []
         for name, namespace in self.module_dicts.items():
-            strict = name.split(".")[0] in CODE_RESTORED
+            strict = name.split(".")[0] in self.strict or name == "numpy"
             for value in namespace.values():
                 if isinstance(value, type) and getattr(value, "__module__", None) == name:
                     self.class_dicts[value] = {k: v for k, v in vars(value).items() if _is_code(v)}
@@ -87,6 +90,7 @@ class Guard:
         self.sys_lists = {k: list(getattr(sys, k)) for k in ("meta_path", "path_hooks", "path")}
         self.environ = dict(os.environ)
         self.shell_hooks = {k: getattr(shell, k) for k in SHELL_HOOKS if hasattr(shell, k)}
+        self.instance_keys = set(vars(shell))
         self.lists = [(lst, list(lst)) for lst in (shell.input_transformers_cleanup,
                                                    shell.input_transformers_post, shell.ast_transformers)]
         self.events = {k: list(v) for k, v in shell.events.callbacks.items()}
@@ -106,8 +110,9 @@ class Guard:
             del sys.modules[name]
         for name, saved in self.module_dicts.items():
             current = vars(self.modules[name])
+            every = name == "numpy" or name.split(".")[0] in self.strict
             for key, value in saved.items():
-                if current.get(key, self) is not value and (_is_code(value) or name == "numpy"):
+                if current.get(key, self) is not value and (every or _is_code(value)):
                     current[key] = value
         for cls, saved in self.class_dicts.items():
             current = vars(cls)
@@ -136,9 +141,9 @@ class Guard:
             os.environ.clear()
             os.environ.update(self.environ)
         for key, value in self.shell_hooks.items():
-            if key in vars(self.shell) and key not in self.shell.trait_names():
+            if key in vars(self.shell) and key not in self.instance_keys:
                 del vars(self.shell)[key]  # an instance attribute hiding the class's method
-            if getattr(self.shell, key) is not value:
+            if getattr(self.shell, key, None) is not value:
                 setattr(self.shell, key, value)
         for lst, saved in self.lists:
             lst[:] = saved
@@ -154,9 +159,14 @@ class Guard:
         """
         hooks = [(lst, list(lst)) for lst, _ in self.lists]
         events = {k: list(v) for k, v in self.shell.events.callbacks.items()}
-        self.restore()
         try:
+            self.restore()
             return self._run(source)
+        except BaseException as exc:  # noqa: BLE001 (never leave the grader without a reply)
+            content = _error(exc)
+            content["evalue"] = f"the grader could not restore its state before this test ({content['evalue']})"
+            content.update(execution_count=self.shell.execution_count, user_expressions={}, payload=[])
+            return content
         finally:
             for lst, saved in hooks:
                 lst[:] = saved

@@ -123,9 +123,36 @@ def _frame_findings(tree):
                         yield node.lineno, f"imports {a.name} from {module}"
 
 
+def _computed(node):
+    """Whether the object of ``a.b[c].d`` is computed by a call (``type(x).f``, ``vars(m)[k]``)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+        if isinstance(node, ast.Call):
+            return True
+    return False
+
+
+def _mutation_findings(tree):
+    """Changes to computed objects and aliases of setattr/delattr: ways around the checks above."""
+    direct = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                if isinstance(target, (ast.Attribute, ast.Subscript)) and _computed(target):
+                    yield node.lineno, f"changes {ast.unparse(target)}, part of a computed object"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MUTATING_CALLS:
+            if node.args and (isinstance(node.args[0], ast.Call) or _computed(node.args[0])):
+                yield node.lineno, f"calls {node.func.id}() on {ast.unparse(node.args[0])}, a computed object"
+        elif (isinstance(node, ast.Name) and node.id in MUTATING_CALLS | {"vars", "globals", "locals"}
+              and id(node) not in direct):
+            yield node.lineno, f"uses {node.id} without calling it"
+
+
 def _findings(tree, modules):
     yield from _ipython_findings(tree)
     yield from _frame_findings(tree)
+    yield from _mutation_findings(tree)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):

@@ -19,8 +19,8 @@ def _marked(token):
 
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
-        if process.pid == os.getpid():
-            continue
+        if process.pid == os.getpid() or "multiprocessing.resource_tracker" in " ".join(process.info["cmdline"] or []):
+            continue  # the tracker of this process's pools: it ends when this process does
         try:
             if process.environ().get(SESSION_VARIABLE) == token and process.status() != psutil.STATUS_ZOMBIE:
                 found.append(process)

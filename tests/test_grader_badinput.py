@@ -93,11 +93,13 @@ def test_reading_solutions_gradebook_or_another_student_fails(graded, student):
 
 
 def test_writing_outside_the_working_directory_fails(graded):
+    """Only the sandbox's private /tmp and working directory (both tmpfs) are writable: the
+    course's source stays read-only, and nothing planted reaches the grader's machine."""
     printed = _outputs(graded, "write_outside")
-    assert "PLANTED" not in printed
-    assert printed.count("blocked") == len(WRITE_TARGETS)
+    assert "PLANTED ../../../source" not in printed and "PLANTED /tmp/../planted.txt" not in printed
+    assert printed.count("blocked") == len(WRITE_TARGETS) - 1  # ../../../ is the private /tmp
     assert not list(graded["out"].rglob("planted.txt"))
-    assert not os.path.exists("/planted.txt")
+    assert not os.path.exists("/planted.txt") and not os.path.exists("/tmp/planted.txt")
 
 
 def test_huge_output_is_cut_in_the_feedback(graded):
