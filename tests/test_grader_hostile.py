@@ -38,7 +38,7 @@ def _rows(out):
 
 
 def _run(subs, out):
-    return grade(ASSIGNMENT, subs, out, seed=SEED, progress=False, jobs=2, cell_timeout=10, timeout=240,
+    return grade(ASSIGNMENT, subs, out, seed=SEED, progress=False, jobs=2, cell_timeout=25, timeout=240,
                  limits=Limits(memory_mb=2048, processes=128))
 
 
