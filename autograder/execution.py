@@ -63,6 +63,8 @@ class ContainedExecute(Execute):
                 watchdog.stop()
             if self.cgroup_parent:
                 cgroups.kill(self.cgroup_parent, self._cgroup)
+            elif os.geteuid() == 0:
+                _kill_user(kernel_uid(os.getpid()))  # the kernel's user is its alone
             metadata["path"] = original
             shutil.rmtree(workdir, ignore_errors=True)  # fd-based: links in it are removed, not followed
 
@@ -164,6 +166,18 @@ class _Watchdog:
                         p.kill()
                     except psutil.Error:
                         pass
+
+
+def _kill_user(uid):
+    """SIGKILL every process of ``uid`` (what a kernel without a cgroup left running)."""
+    import psutil
+
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+        except psutil.Error:
+            pass
 
 
 def _safe_pgid(pid):

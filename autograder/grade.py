@@ -1,8 +1,9 @@
 """``python -m autograder grade``: a folder of submissions to grades.csv, feedback and a summary.
 
-Submissions are read, never written: each notebook is copied into a course directory of the
-grader's own (``OUT/course``, an nbgrader course with a SQLite gradebook) and nbgrader autogrades
-the copy. Grading one submission is one call, :func:`grade_submission`, which returns a
+Submissions are read, never written, and never through a link (:func:`open_submission`): each
+notebook is parsed strictly (:func:`parse_notebook`) and written into a course directory of the
+grader's own (``OUT/course``, an nbgrader course with a SQLite gradebook), and nbgrader
+autogrades the copy. Grading one submission is one call, :func:`grade_submission`, which returns a
 :class:`GradeResult`; :func:`grade` runs it over a whole folder and writes the outputs.
 """
 
@@ -325,11 +326,15 @@ def _nbgrader_problem(nb):
 
 
 def read_problem(path):
-    """Why the file at ``path`` is not a readable notebook, or "" when it is one."""
+    """Why the file at ``path`` is not a readable notebook, or "" when it is one.
+
+    For the self-check (``python -m autograder check``) on the student's own machine; grading
+    reads submissions through :func:`open_submission`.
+    """
     try:
-        data = open_submission(path)
-    except NotASubmission as exc:
-        return str(exc)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
     return parse_notebook(data)[1]
 
 

@@ -10,7 +10,7 @@ TRUNCATED = "[output cut by the grader:"
 
 
 class CapOutput(NbGraderPreprocessor):
-    """Cut each code cell's outputs to ``max_chars`` characters.
+    """Cut each code cell's outputs to ``max_chars`` characters, and all of them to ``max_total_chars``.
 
     Runs right after the notebook has executed (autograder.containment puts it there), so that
     100 MB printed by a student stays out of the autograded notebook and the feedback: nbgrader's
@@ -19,11 +19,17 @@ class CapOutput(NbGraderPreprocessor):
     """
 
     max_chars = Integer(100_000, help="characters of output kept per cell").tag(config=True)
+    max_total_chars = Integer(2_000_000, help="characters of output kept in the whole notebook").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._left = self.max_total_chars  # 5 000 cells of 100 000 characters stay a page
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
-        budget, kept = self.max_chars, []
+        left = getattr(self, "_left", self.max_total_chars)
+        budget, kept = min(self.max_chars, max(left, 0)), []
         for out in cell.outputs:
             size = len(json.dumps(out))
             if out.output_type == "error":
@@ -39,4 +45,5 @@ class CapOutput(NbGraderPreprocessor):
                                        "text": f"{text}\n{TRUNCATED} {size} characters of output]\n"}))
                 budget = 0
         cell.outputs = kept
+        self._left = left - sum(len(json.dumps(out)) for out in kept if out.output_type != "error")
         return cell, resources
