@@ -189,3 +189,48 @@ def test_colliding_names_get_their_own_rows_and_marks(attacked):
     assert {"bob", "zoë", "zoé"} <= warned
     assert student_id("zoe\u0308") == student_id("zo\u00eb")  # macOS (NFD) and Windows (NFC) zips
     assert all(r.student == r.student.encode("ascii", "ignore").decode() for r in results.values())
+
+
+def test_kill_9_of_the_grader_ends_its_workers_and_kernels_and_the_next_run_sweeps(tmp_path):
+    """SIGKILL the grader's main process alone (not its group) while kernels run: nothing it started
+    survives for long, and the next run removes the cgroups and folders the killed run left."""
+    import glob
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import psutil
+
+    from autograder import cgroups
+    from autograder.containment import RUN_PREFIX, grading_kernel
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    slow = kernel_corpus()["control_a"].replace(b'"def elman_forward', b'"import time\\ntime.sleep(60)\\ndef elman_forward', 1)
+    for k in range(3):
+        (subs / f"s{k}.ipynb").write_bytes(slow)
+    grader = subprocess.Popen([sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs), "--out",
+                               str(tmp_path / "out"), "--jobs", "2", "--quiet", "--seed", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    started = []
+    while time.monotonic() < deadline and grader.poll() is None:
+        started = psutil.Process(grader.pid).children(recursive=True)
+        if sum("autograder.kernel" in " ".join(p.cmdline()) for p in started if p.is_running()) >= 2:
+            break
+        time.sleep(0.5)
+    assert grader.poll() is None and started, "the grader ended before its kernels started"
+    os.kill(grader.pid, signal.SIGKILL)
+    grader.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                              for p in started):
+        time.sleep(0.5)
+    left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, [" ".join(p.cmdline())[:120] for p in left]
+    with grading_kernel():
+        pass  # the start-up sweep
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"{RUN_PREFIX}{grader.pid}-*"))
+    assert not [p for p in cgroups.stale_parents(RUN_PREFIX, lambda pid: False) if f"{RUN_PREFIX}{grader.pid}-" in p]
