@@ -234,3 +234,19 @@ def test_kill_9_of_the_grader_ends_its_workers_and_kernels_and_the_next_run_swee
         pass  # the start-up sweep
     assert not glob.glob(os.path.join(tempfile.gettempdir(), f"{RUN_PREFIX}{grader.pid}-*"))
     assert not [p for p in cgroups.stale_parents(RUN_PREFIX, lambda pid: False) if f"{RUN_PREFIX}{grader.pid}-" in p]
+
+
+def test_outputs_are_capped_per_cell_and_per_notebook():
+    """5 000 cells of 90 000 characters each (the 104 MB feedback page of the issue) keep 2 MB."""
+    import json
+
+    from autograder.outputcap import TRUNCATED, CapOutput
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('x' * 90_000)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="x" * 90_000)]) for _ in range(5000)])
+    nb.cells[-1].outputs.append(nbformat.v4.new_output("error", ename="CheckFailed", evalue="m" * 10_000, traceback=[]))
+    CapOutput().preprocess(nb, {})
+    assert len(json.dumps(nb)) < 2_500_000
+    assert TRUNCATED in nb.cells[-2].outputs[0].text
+    assert nb.cells[-1].outputs[-1].ename == "CheckFailed"  # a test's message is always kept
