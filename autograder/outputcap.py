@@ -29,7 +29,18 @@ class CapOutput(NbGraderPreprocessor):
         if cell.cell_type != "code":
             return cell, resources
         left = getattr(self, "_left", self.max_total_chars)
-        budget, kept = min(self.max_chars, max(left, 0)), []
+        if left <= 0:  # the notebook's budget is spent: only the tests' messages are kept
+            cut = [out for out in cell.outputs if out.output_type != "error"]
+            cell.outputs = [out for out in cell.outputs if out.output_type == "error"]
+            for out in cell.outputs:
+                out.evalue, out.traceback = out.evalue[:2000], [line[:2000] for line in out.traceback]
+            if cut and left == 0:
+                cell.outputs.insert(0, from_dict({"output_type": "stream", "name": "stdout", "text":
+                                                  f"{TRUNCATED} the notebook printed more than "
+                                                  f"{self.max_total_chars} characters]\n"}))
+                self._left = -1
+            return cell, resources
+        budget, kept = min(self.max_chars, left), []
         for out in cell.outputs:
             size = len(json.dumps(out))
             if out.output_type == "error":
@@ -45,5 +56,5 @@ class CapOutput(NbGraderPreprocessor):
                                        "text": f"{text}\n{TRUNCATED} {size} characters of output]\n"}))
                 budget = 0
         cell.outputs = kept
-        self._left = left - sum(len(json.dumps(out)) for out in kept if out.output_type != "error")
+        self._left = max(left - sum(len(json.dumps(out)) for out in kept if out.output_type != "error"), 0)
         return cell, resources
