@@ -72,8 +72,11 @@ def run_seed(journal_dir, seed):
 def fingerprint(submission, assignment, seed):
     """Changes when the submission, the assignment's source or the seed changes."""
     digest = hashlib.sha256(f"{assignment}\0{seed}\0{submission.problem}\0".encode())
-    data, _, problem = grading.load_submission(submission) if not submission.problem else (b"", None, "")
-    digest.update(data or problem.encode("utf-8", "replace"))
+    if not submission.problem:
+        try:
+            digest.update(grading.open_submission(submission.path, submission.root))
+        except grading.NotASubmission as exc:
+            digest.update(str(exc).encode("utf-8", "replace"))
     digest.update(Path(source_notebook(assignment)).read_bytes())
     return digest.hexdigest()
 
