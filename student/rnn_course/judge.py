@@ -124,22 +124,38 @@ def _rnn_ref_dir():
     return os.path.dirname(os.path.abspath(rnn_ref.__file__)) + os.sep
 
 
+_GIVEN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "given.py")
+
+
+def _inside_given(frame, depth=60):
+    """Whether ``frame`` runs on behalf of rnn_course.given (its torch RNN is allowed there)."""
+    while frame is not None and depth:
+        if frame.f_code.co_filename == _GIVEN_FILE:
+            return True
+        frame, depth = frame.f_back, depth - 1
+    return False
+
+
 def _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden):
     """Name of the forbidden thing entered by this profiler event, or None.
 
-    forbidden: prefixes of qualified rnn_ref names ("rnn_ref" forbids all of it); torch's RNN
-    modules and kernels are always forbidden.
+    forbidden: prefixes of qualified names ("rnn_ref" forbids all of it; "rnn_course.given" the
+    given code of the notebooks); torch's RNN modules and kernels are forbidden unless the given
+    code runs them.
     """
     if event == "call":
         filename = frame.f_code.co_filename
+        if filename == _GIVEN_FILE:
+            name = f"rnn_course.given.{frame.f_code.co_name}"
+            return name if name.startswith(forbidden) and frame.f_code.co_name[:1] != "_" else None
         if rnn_ref_dir and filename.startswith(rnn_ref_dir):
             name = f"{frame.f_globals.get('__name__', 'rnn_ref')}.{frame.f_code.co_name}"
             return name if name.startswith(forbidden) else None
-        if filename.endswith(_TORCH_RNN_FILE):
+        if filename.endswith(_TORCH_RNN_FILE) and not _inside_given(frame):
             return f"torch.nn ({frame.f_code.co_qualname})"
     elif event == "c_call" and getattr(arg, "__name__", None) in _RNN_NAMES:
         owner = getattr(arg, "__self__", None)
-        if "torch" in repr(owner) or "torch" in str(getattr(arg, "__module__", "")):
+        if ("torch" in repr(owner) or "torch" in str(getattr(arg, "__module__", ""))) and not _inside_given(frame):
             return f"torch's built-in {arg.__name__}"
     return None
 
@@ -206,7 +222,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
         except (TypeError, ValueError):
             names = []
         names = names + [f"argument {i + 1}" for i in range(len(names), len(args))]
-    forbidden = own_implementation if isinstance(own_implementation, tuple) else ("rnn_ref",)
+    forbidden = own_implementation if isinstance(own_implementation, tuple) else ("rnn_ref", "rnn_course.given")
     if own_implementation is True:
         word = _shortcut_in_source(fn)
         if word is not None:
