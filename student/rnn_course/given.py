@@ -61,8 +61,9 @@ def elman_forward(x, h0, Wx, Wh, b):
 
 def elman_step_forward(x, h_prev, Wx, Wh, b):
     """Given: one Elman step. x (N, D), h_prev (N, H) -> (h (N, H), cache)."""
-    hs, (xs, h0, Wx, Wh, _, act) = elman_forward(np.asarray(x)[:, None, :], h_prev, Wx, Wh, b)
-    return hs[:, 0].copy(), (xs[:, 0], h0, Wx, Wh, hs[:, 0], act)
+    hs, cache = elman_forward(np.asarray(x)[:, None, :], h_prev, Wx, Wh, b)
+    first = [part[:, 0] if k in (0, 4) else part for k, part in enumerate(cache)]  # x_1 and h_1
+    return hs[:, 0].copy(), tuple(first)
 
 
 def elman_backward(dhs, cache):
