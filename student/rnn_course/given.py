@@ -70,8 +70,8 @@ def elman_backward(dhs, cache):
     """Given: gradients of the Elman RNN by autograd. dhs (N, T, H), cache of :func:`elman_forward`
     -> (dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,))."""
     torch = _torch()
-    x, h0, Wx, Wh, hs, activation = cache
-    b = getattr(activation, "b", None)
+    x, h0, Wx, Wh, hs = cache[:5]
+    b = getattr(cache[5], "b", None)
     if b is None:  # a cache built elsewhere: recover b from the first step
         b = _bias_from_states(x, h0, Wx, Wh, hs)
     rnn, x_t, h0_t, out = _run(x, h0, Wx, Wh, b, grad=True)
