@@ -77,7 +77,6 @@ INSTALL_ID = "install"
 _INSTALL = '''# Set-up: installs the course's package (rnn-course-student) when it is missing, from a wheel
 # file next to this notebook or else from the published course, then loads it.
 # The course: {url}
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -88,8 +87,8 @@ try:
     import rnn_course
 except ImportError:
     source = WHEEL if Path(WHEEL).is_file() else COURSE + "notebooks/" + WHEEL
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], capture_output=True)
-    importlib.invalidate_caches()
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--retries", "0", "--timeout", "15",
+                    source], capture_output=True)
     try:
         import rnn_course
     except ImportError:

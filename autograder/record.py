@@ -21,6 +21,7 @@ from rnn_course import judge
 from rnn_course.replay import FORMAT
 
 SEEDS = (101, 202, 303)  # one case per seed: random sizes and values differ between them
+EDGE_SIZES = ({"T": 1}, {"N": 1, "H": 1})  # more cases, for tests that take sizes (**sizes)
 _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape", "assert_close",
             "assert_scalar_close", "assert_unchanged")
 _SCALARS = (bool, int, float, str, type(None))
@@ -224,23 +225,33 @@ def _equal(a, b):
     return a == b
 
 
-def record_test(module, test, functions, store, seeds=SEEDS):
-    """The stored cases of visible test ``test`` of check ``module`` run on ``functions``."""
+def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
+    """The stored cases of visible test ``test`` of check ``module`` run on ``functions``.
+
+    One case per seed; then, when the test takes sizes (``**sizes``), one case per entry of
+    ``edges`` that the test accepts (a single step, a single unit and sequence).
+    """
     live = getattr(module, test)
+    takes_sizes = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(live).parameters.values())
+    runs = [(seed, {}) for seed in seeds] + [(seeds[0], edge) for edge in (edges if takes_sizes else ())]
     cases, saved_seed = [], judge._seed
     saved = {name: module.__dict__[name] for name in _HELPERS if name in module.__dict__}
     try:
-        for seed in seeds:
+        for seed, sizes in runs:
             judge._seed = seed
             recorder = Recorder(functions, store)
             module.__dict__.update({name: getattr(recorder, name) for name in saved})
             try:
-                live(*functions)
+                live(*functions, **sizes)
+            except TypeError:
+                if not sizes:
+                    raise
+                continue  # this test fixes that size itself
             finally:
                 module.__dict__.update(saved)
             if not any(s["op"].startswith("assert") for s in recorder.steps):
                 raise Unrecordable(f"{module.__name__}.{test} compared nothing through the helpers")
-            cases.append({"seed": seed, "steps": recorder.steps})
+            cases.append({"seed": seed, "sizes": sizes, "steps": recorder.steps})
     finally:
         judge._seed = saved_seed
     cases[0]["doc"] = (live.__doc__ or "").strip()

@@ -294,23 +294,18 @@ def test_a_submission_checked_with_another_version_gets_a_note():
     assert version_note(nb, graded_with=package_version()) == ""
 
 
-def test_stored_data_is_up_to_date_and_small(tmp_path):
-    """`release` stores the same data as committed (it is computed, never edited by hand)."""
-    from autograder.release import STUDENT_DATA, record_data
+def test_stored_data_is_small_and_names_the_catalogued_mistakes():
+    """The data files are kilobytes; each visible test has several cases (sizes, edge sizes), and the
+    outputs of the catalogued mistakes are stored under their descriptions. (Up to date:
+    tests/test_autograder_release.py.)"""
+    from autograder.release import STUDENT_DATA
 
-    assignments = [a for a in available_assignments()
-                   if "rnn_course.checks" in source_notebook(a).read_text()]
-    assert len(assignments) >= 6
-    written = record_data(assignments[:2], tmp_path, log=lambda _: None)
-    for path in written:
-        with np.load(path) as fresh, np.load(STUDENT_DATA / path.name) as committed:
-            assert sorted(fresh.files) == sorted(committed.files), path.name
-            assert all(np.array_equal(fresh[k], committed[k]) for k in fresh.files), (
-                f"{path.name} is out of date: run `python -m autograder release`")
     sizes = {p.name: p.stat().st_size for p in STUDENT_DATA.glob("*.npz")}
-    assert sizes and max(sizes.values()) < 400_000, sizes
+    assert len(sizes) >= 6 and max(sizes.values()) < 500_000, sizes
     manifest = json.loads(np.load(STUDENT_DATA / "lstm.npz")["manifest"].tobytes())
     described = {d for t in manifest["tests"].values() for case in t for s in case["steps"]
                  for d, _ in s["args"].get("variants", [])}
-    assert any("c = sigmoid" in d for d in described)  # the catalogued mistakes are stored by name
-    assert all(len(cases) >= 3 for cases in manifest["tests"].values())  # several sizes
+    assert any("c = sigmoid" in d for d in described)
+    assert all(len(cases) >= 3 for cases in manifest["tests"].values())
+    edges = [case["sizes"] for t in manifest["tests"].values() for case in t if case.get("sizes")]
+    assert {"T": 1} in edges and {"N": 1, "H": 1} in edges

@@ -134,3 +134,15 @@ def test_notebooks_filled_with_the_solutions_pass_every_visible_test(student_pyt
         failing = [(c["id"], c["errors"]) for c in cells if c["errors"]]
         assert failing == [], (Path(path).name, failing)
         assert sum(c["test"] and "check." in c["source"] for c in cells) >= 3
+
+
+def test_the_first_cell_says_in_one_sentence_when_it_cannot_install(student_python, tmp_path):
+    """No package importable (python -S: no site-packages), no wheel next to the notebook, the
+    published address unreachable or without the wheel: one sentence, no traceback."""
+    nb = nbformat.read(str(NOTEBOOKS / "a1_elman.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "install")
+    done = subprocess.run([str(student_python), "-S", "-c", cell.source], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("The course package is not installed"), done.stdout

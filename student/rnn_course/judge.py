@@ -152,7 +152,7 @@ def _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden):
             name = f"{frame.f_globals.get('__name__', 'rnn_ref')}.{frame.f_code.co_name}"
             return name if name.startswith(forbidden) else None
         if filename.endswith(_TORCH_RNN_FILE) and not _inside_given(frame):
-            return f"torch.nn ({frame.f_code.co_qualname})"
+            return f"torch.nn ({getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)})"
     elif event == "c_call" and getattr(arg, "__name__", None) in _RNN_NAMES:
         owner = getattr(arg, "__self__", None)
         if ("torch" in repr(owner) or "torch" in str(getattr(arg, "__module__", ""))) and not _inside_given(frame):
