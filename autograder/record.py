@@ -125,7 +125,7 @@ class Recorder:
     def register(self, value, step, path=(), depth=0):
         """Remember every part of a result by identity, so later steps can refer to it."""
         path = list(path)
-        if id(value) not in self.index and not isinstance(value, _SCALARS):
+        if id(value) not in self.index and not isinstance(value, (bool, int, str, type(None))):
             self.index[id(value)] = [step, path]
             self.keep.append(value)
         if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
