@@ -71,3 +71,34 @@ def fill(student_path, filled):
         if gid in filled:
             cell.source = filled[gid]
     return nb
+
+
+INSTALL_ID = "install"
+_INSTALL = '''# Set-up: installs the course's package (rnn-course-student) when it is missing, from a wheel
+# file next to this notebook or else from the published course, then loads it.
+# The course: {url}
+import subprocess
+import sys
+from pathlib import Path
+
+COURSE = "{url}"
+WHEEL = "{wheel}"
+try:
+    import rnn_course
+except ImportError:
+    source = WHEEL if Path(WHEEL).is_file() else COURSE + "notebooks/" + WHEEL
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--retries", "0", "--timeout", "15",
+                    source], capture_output=True)
+    try:
+        import rnn_course
+    except ImportError:
+        rnn_course = None
+        print(f"The course package is not installed and could not be: put {{WHEEL}} (from "
+              f"{{COURSE}}notebooks/) next to this notebook, or connect to the internet, and run this cell again.")
+if rnn_course is not None:
+    print(f"rnn-course-student {{rnn_course.__version__}}")'''
+
+
+def install_cell(url, wheel):
+    """The first code cell of every notebook: install the student package if missing (see above)."""
+    return readonly(_INSTALL.format(url=url, wheel=wheel), INSTALL_ID)

@@ -142,7 +142,7 @@ def _readable_paths():
     """Directories the kernel needs: Python, its packages, and the course's packages (not the repo)."""
     paths = {os.path.normpath(p) for p in (sys.prefix, sys.base_prefix)}
     paths.add(os.path.dirname(os.path.realpath(sys.executable)))
-    for name in ("rnn_ref", "autograder"):
+    for name in ("rnn_ref", "autograder", "rnn_course"):
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
             paths.update(os.path.realpath(p) for p in spec.submodule_search_locations)

@@ -25,6 +25,7 @@ from . import grade as grading
 from . import tamper
 from .containment import for_this_process
 from .course import _tools_on_path, load_config, source_notebook
+from .versions import version_note
 from .outputcap import TRUNCATED
 
 
@@ -270,6 +271,7 @@ def notes(run, submission, submitted, data):
         order = [position[gid] for gid in found if gid in position]
         if order != sorted(order):
             said.append("cells were moved out of the notebook's order; they ran in the order handed in")
+    said += [n for n in [version_note(submitted)] if n]
     autograded = (Path(run.course_dir) / "autograded" / submission.student / run.assignment
                   / f"{run.assignment}.ipynb")
     if autograded.is_file() and not autograded.is_symlink():

@@ -6,6 +6,8 @@ answers and fail disjoint tests share a notebook. a1 adds a noisy correct answer
 is not a notebook to that run, and checks the CSV, the hidden-test feedback and a second run.
 """
 
+import nbformat
+
 from grading import AssignmentTests, failed_tests, feedback_text, grade_all, points, read_csv, solved
 
 A = "a1_elman"
@@ -80,8 +82,19 @@ class TestA1Elman(AssignmentTests):
 
     @classmethod
     def submissions(cls):
-        return {**super().submissions(), "noisy": solved(A, answer_step=NOISY_STEP),
-                "not_json": b"{ this is not json"}
+        noisy = solved(A, answer_step=NOISY_STEP)
+        install = next(c for c in noisy.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "install")
+        install.outputs = [nbformat.v4.new_output("stream", name="stdout", text="rnn-course-student 0.0.9\n")]
+        return {**super().submissions(), "noisy": noisy, "not_json": b"{ this is not json"}
+
+    def test_a_notebook_checked_with_another_package_version_is_noted(self, graded):
+        """The noisy notebook's first cell printed an older rnn-course-student: full marks, and a note."""
+        results, out = graded
+        assert results["noisy"].total == results["noisy"].max_total
+        note = "checked with rnn-course-student 0.0.9"
+        assert note in read_csv(out)["noisy"]["reason"]
+        assert note in feedback_text(out, "noisy")
+        assert "rnn-course-student" not in read_csv(out)["solution"]["reason"]
 
     def test_warnings_and_stderr_in_a_correct_answer_cost_nothing(self, graded):
         results, out = graded

@@ -11,7 +11,9 @@ from rnn_ref.abstraction import unroll as ref_unroll
 from rnn_ref.activations import softmax
 from rnn_ref.elman import elman_forward, elman_output_function, elman_state_function, elman_step_forward
 
-from .common import (CheckFailed, as_array, assert_close, assert_shape, assert_unchanged,
+from rnn_course.callbacks import double, running_sum
+
+from .common import (CheckFailed, as_array, assert_close, assert_length, assert_shape, assert_unchanged,
                      call_student, rng, unpack)
 
 STEP_AXES = ("batch row", "unit")
@@ -130,7 +132,7 @@ def output_large_scores(make_output_function):
 def _unroll_call(unroll, R, O, s0, xs):
     states, ys = unpack("unroll", call_student(unroll, R, O, s0, xs, names=["R", "O", "s0", "xs"],
                                                own_implementation=True).value, 2)
-    return list(states) if isinstance(states, (list, tuple)) else states, ys
+    return states, ys
 
 
 def unroll_order(unroll):
@@ -138,16 +140,10 @@ def unroll_order(unroll):
     r = rng("unroll_order")
     N, T, D = int(r.integers(2, 4)), int(r.integers(3, 6)), int(r.integers(2, 5))
     xs, s0 = r.standard_normal((N, T, D)), r.standard_normal((N, D))
-    states, ys = _unroll_call(unroll, lambda s, x: s + x, lambda s: 2 * s, s0, xs)
+    states, ys = _unroll_call(unroll, running_sum, double, s0, xs)
     expected = s0[:, None, :] + np.cumsum(xs, axis=1)
-    if not isinstance(states, list):
-        raise CheckFailed(f"unroll should return the states as a list [s_1, ..., s_T], got "
-                          f"{type(states).__name__}.")
-    if len(states) == T + 1:
-        raise CheckFailed(f"unroll returned {T + 1} states for T = {T} steps: the list should be "
-                          f"[s_1, ..., s_T], without s0.")
-    if len(states) != T:
-        raise CheckFailed(f"unroll returned {len(states)} states for T = {T} steps.")
+    assert_length("states", states, T, longer=f"unroll returned {T + 1} states for T = {T} steps: "
+                  f"the list should be [s_1, ..., s_T], without s0.")
     assert_close("states (stacked)", np.stack([as_array("a state", s) for s in states], axis=1),
                  expected, axes=SEQ_AXES)
     previous = np.concatenate([s0[:, None, :], expected[:, :-1]], axis=1)
@@ -170,8 +166,8 @@ def unroll_elman(unroll, test="unroll_elman", **sizes):
     states, ys = _unroll_call(unroll, R, O, p["h0"], p["x"])
     ref_states, ref_ys = ref_unroll(elman_state_function(p["Wx"], p["Wh"], p["b"]),
                                     elman_output_function(p["Wy"], p["by"]), p["h0"], p["x"])
-    if len(states) != len(ref_states):
-        raise CheckFailed(f"unroll returned {len(states)} states for T = {len(ref_states)} steps.")
+    assert_length("states", states, len(ref_states), longer=f"unroll returned {len(ref_states) + 1} "
+                  f"states for T = {len(ref_states)} steps: the list should be [s_1, ..., s_T], without s0.")
     assert_close("ys", ys, ref_ys, axes=OUT_AXES)
 
 

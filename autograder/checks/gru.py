@@ -15,6 +15,8 @@ import torch
 from rnn_ref.activations import sigmoid
 from rnn_ref.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 
+from rnn_course.callbacks import run_torch_rnn
+
 from .common import (ForbiddenShortcut, CheckFailed, assert_close, assert_unchanged, call_student,
                      rng, unpack)
 
@@ -260,18 +262,9 @@ def to_torch_values(to_torch_gru_student, test="to_torch_values", **sizes):
         pass
     p = draw(test, **sizes)
     call = call_student(to_torch_gru_student, *_params(p), own_implementation=False)
-    gru = call.value
     assert_unchanged(call, "to_torch_gru")
-    if not isinstance(gru, torch.nn.GRU):
-        raise CheckFailed(f"`to_torch_gru` should return a torch.nn.GRU, got a {type(gru).__name__}.")
-    if not gru.batch_first:
-        raise CheckFailed("Your nn.GRU has batch_first=False: it would read x (N, T, D) as (T, N, D). "
-                          "Create it with batch_first=True, the course's layout.")
-    if gru.weight_ih_l0.dtype != torch.float64:
-        raise CheckFailed(f"Your nn.GRU holds {gru.weight_ih_l0.dtype} weights: create it with "
-                          "dtype=torch.float64 so that it matches the numpy GRU to 1e-7.")
-    with torch.no_grad():
-        out, _ = gru(torch.from_numpy(p["x"]), torch.from_numpy(p["h0"])[None])
+    out = call_student(run_torch_rnn, call.value, p["x"], p["h0"], names=["module", "x", "h0"],
+                       own_implementation=False).value
     Wx, Wh, bx, bh = _params(p)
     D, H = Wx.shape[0], Wh.shape[0]
     variants = {
@@ -284,7 +277,7 @@ def to_torch_values(to_torch_gru_student, test="to_torch_values", **sizes):
         "a GRU with merged biases, bias_ih_l0 = bx + bh and bias_hh_l0 = 0 (right for an LSTM, not for "
         "a GRU: the reset gate multiplies bhn); use bias_ih_l0 = bx, bias_hh_l0 = bh": lambda: gru_forward(p["x"], p["h0"], Wx, Wh, bx + bh, 0 * bh)[0],
     }
-    assert_close("gru(x, h0) output", out.numpy(), gru_forward(p["x"], p["h0"], Wx, Wh, bx, bh)[0],
+    assert_close("gru(x, h0) output", out, gru_forward(p["x"], p["h0"], Wx, Wh, bx, bh)[0],
                  axes=SEQ_AXES, variants=variants)
 
 

@@ -1,0 +1,413 @@
+"""Judging an answer: seeded inputs, guarded calls, comparisons that teach.
+
+Shared by the visible tests students run (:mod:`rnn_course.checks`, from stored reference data)
+and the hidden tests of the instructor's grader (``autograder.checks.<topic>``, with rnn_ref
+live). A check draws random inputs (:func:`rng`), calls the student's code through
+:func:`call_student` and compares the answer with the expected one through :func:`assert_close`.
+This module computes no answer: expected values and the answers of usual mistakes come in. A failed
+check raises :class:`CheckFailed` (an AssertionError) whose message says what is wrong, where,
+and which usual mistake the answer matches.
+
+Robustness rules, kept here so that every assignment gets them:
+
+- numpy functions used for judging are captured when this module is imported (the notebook's
+  first cell), so a student who later rebinds ``np.allclose`` or ``np.max`` does not fool a check;
+- nothing is written to stderr for a correct answer (nbgrader scores a test cell 0 when it writes
+  to stderr): warnings raised inside the student's code are recorded and reported on stdout;
+- an answer that calls rnn_ref, or a torch RNN module, where the exercise asks for the student's
+  own implementation fails with :class:`ForbiddenShortcut`.
+"""
+
+import contextlib
+import copy
+import inspect
+import io
+import os
+import sys
+import textwrap
+import tokenize
+import warnings
+import zlib
+
+import numpy as np
+
+# References captured at import time (see the module docstring).
+_asarray = np.asarray
+_array = np.array
+_abs = np.abs
+_argmax = np.argmax
+_unravel_index = np.unravel_index
+_isfinite = np.isfinite
+_all = np.all
+_any = np.any
+_ndarray = np.ndarray
+_array_equal = np.array_equal
+_default_rng = np.random.default_rng
+_float64 = np.float64
+
+SEED_VARIABLE = "AUTOGRADER_SEED"
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer; the message is written for the student."""
+
+
+class ForbiddenShortcut(CheckFailed):
+    """The answer called the reference implementation or a library RNN instead of its own code."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding: one seed per grading run, one independent stream per test.
+
+_seed = None
+
+
+def run_seed():
+    """The seed of this run: $AUTOGRADER_SEED if set (the grader sets it), else drawn once."""
+    global _seed
+    if _seed is None:
+        value = os.environ.get(SEED_VARIABLE, "")
+        _seed = int(value) if value.strip() else int.from_bytes(os.urandom(4), "little")
+    return _seed
+
+
+def rng(test_name):
+    """A numpy Generator for one test, seeded by (run seed, test name): order-independent."""
+    return _default_rng([run_seed(), zlib.crc32(test_name.encode())])
+
+
+def announce_seed():
+    """The notebooks' setup cell: print the run's seed (to replay a run) and, in IPython, show a
+    failed check as its message alone (see :func:`_message_only`)."""
+    print(f"Random inputs of this run use seed {run_seed()} "
+          f"(set {SEED_VARIABLE}={run_seed()} to replay them).")
+    try:
+        shell = get_ipython()  # noqa: F821 (defined inside IPython only)
+    except NameError:
+        return
+    shell.set_custom_exc((CheckFailed,), _message_only)
+
+
+def _message_only(shell, etype, value, tb, tb_offset=None):
+    """IPython handler for CheckFailed: the message, wrapped, without the checks' own frames.
+
+    The cell still ends in an error (nbgrader scores it 0); the student reads what is wrong
+    rather than a traceback through this package. Other exceptions keep their tracebacks.
+    """
+    stb = [format_failure(etype.__name__, str(value))]
+    shell._showtraceback(etype, value, stb)  # IPython leaves the display to the handler
+    return stb
+
+
+def format_failure(name, message, width=100):
+    """'Name:' then the message wrapped to ``width`` columns (notebook and feedback display)."""
+    lines = [f"{name}:"]
+    for paragraph in message.split("\n"):
+        lines += textwrap.wrap(paragraph, width=width) or [""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling the student's code.
+
+_RNN_NAMES = {"rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell",
+              "lstm_cell", "gru_cell"}
+_TORCH_RNN_FILE = os.path.join("torch", "nn", "modules", "rnn.py")
+
+
+def _rnn_ref_dir():
+    """rnn_ref's folder, or None where it is not installed (a student's machine)."""
+    try:
+        import rnn_ref
+    except ImportError:
+        return None
+    return os.path.dirname(os.path.abspath(rnn_ref.__file__)) + os.sep
+
+
+_GIVEN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "given.py")
+
+
+def _inside_given(frame, depth=60):
+    """Whether ``frame`` runs on behalf of rnn_course.given (its torch RNN is allowed there)."""
+    while frame is not None and depth:
+        if frame.f_code.co_filename == _GIVEN_FILE:
+            return True
+        frame, depth = frame.f_back, depth - 1
+    return False
+
+
+def _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden):
+    """Name of the forbidden thing entered by this profiler event, or None.
+
+    forbidden: prefixes of qualified names ("rnn_ref" forbids all of it; "rnn_course.given" the
+    given code of the notebooks); torch's RNN modules and kernels are forbidden unless the given
+    code runs them.
+    """
+    if event == "call":
+        filename = frame.f_code.co_filename
+        if filename == _GIVEN_FILE:
+            name = f"rnn_course.given.{frame.f_code.co_name}"
+            return name if name.startswith(forbidden) and frame.f_code.co_name[:1] != "_" else None
+        if rnn_ref_dir and filename.startswith(rnn_ref_dir):
+            name = f"{frame.f_globals.get('__name__', 'rnn_ref')}.{frame.f_code.co_name}"
+            return name if name.startswith(forbidden) else None
+        if filename.endswith(_TORCH_RNN_FILE) and not _inside_given(frame):
+            return f"torch.nn ({getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)})"
+    elif event == "c_call" and getattr(arg, "__name__", None) in _RNN_NAMES:
+        owner = getattr(arg, "__self__", None)
+        if ("torch" in repr(owner) or "torch" in str(getattr(arg, "__module__", ""))) and not _inside_given(frame):
+            return f"torch's built-in {arg.__name__}"
+    return None
+
+
+_TORCH_RNN_CLASSES = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+
+
+def _shortcut_in_source(fn):
+    """'rnn_ref' or 'nn.LSTM' (etc.) as code in the function's source, or None.
+
+    Names only: comments, strings and longer names that contain the word do not count.
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        names = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                 if t.type in (tokenize.NAME, tokenize.OP)]
+    except (OSError, TypeError, tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    for i, name in enumerate(names):
+        if name == "rnn_ref":
+            return "rnn_ref"
+        if name in _TORCH_RNN_CLASSES and names[max(i - 2, 0):i] == ["nn", "."]:
+            return f"nn.{name}"
+    return None
+
+
+def _copy_args(args):
+    return [copy.deepcopy(a) for a in args]
+
+
+class Call:
+    """The outcome of :func:`call_student`: the return value, the warnings, which inputs changed."""
+
+    def __init__(self, value, warned, mutated):
+        self.value = value
+        self.warned = warned
+        self.mutated = mutated  # list of (argument name, description)
+
+
+def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, shape_hint="",
+                 asks_for="your own implementation, so its tests score 0. Write it with numpy only"):
+    """Call the student's ``fn(*args)`` the way every check does.
+
+    - The student gets deep copies of ``args``; the originals stay usable for expected values.
+    - ``own_implementation``: the exercise asks for the student's own code, so entering rnn_ref
+      or a torch RNN module (or naming one in the function's source) raises ForbiddenShortcut.
+      A tuple of qualified names (e.g. ``("rnn_ref.bptt.truncated_bptt",)``) forbids only those
+      parts of rnn_ref (and torch's RNNs): the rest may be used, as given code of the notebook.
+      ``asks_for`` ends the message ("This exercise asks for ...").
+    - Warnings and stderr writes inside the call are captured and echoed on stdout, so a
+      harmless warning never zeroes a correct answer.
+    - NotImplementedError (the unanswered stub) becomes a CheckFailed that says so.
+    - A ValueError from numpy inside the call (usually a matrix product with mismatched shapes)
+      becomes a CheckFailed that adds ``shape_hint``.
+    names: the argument names for messages (default: from the function's signature).
+    Returns a :class:`Call`.
+    """
+    fn_name = fn_name or getattr(fn, "__name__", "your function")
+    if not callable(fn):
+        raise CheckFailed(f"`{fn_name}` is not a function (it is a {type(fn).__name__}).")
+    if names is None:
+        try:
+            names = list(inspect.signature(fn).parameters)[: len(args)]
+        except (TypeError, ValueError):
+            names = []
+        names = names + [f"argument {i + 1}" for i in range(len(names), len(args))]
+    forbidden = own_implementation if isinstance(own_implementation, tuple) else ("rnn_ref", "rnn_course.given")
+    if own_implementation is True:
+        word = _shortcut_in_source(fn)
+        if word is not None:
+            raise ForbiddenShortcut(
+                f"`{fn_name}` uses {word}. This exercise asks for {asks_for}.")
+    given = _copy_args(args)
+    kept = _copy_args(args)
+    found = []
+    rnn_ref_dir = _rnn_ref_dir()
+
+    def profiler(frame, event, arg):
+        if not found:
+            hit = _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden)
+            if hit:
+                found.append(hit)
+
+    with warnings.catch_warnings(record=True) as warned, contextlib.redirect_stderr(sys.stdout):
+        warnings.simplefilter("always")
+        if own_implementation:
+            sys.setprofile(profiler)
+        try:
+            value = fn(*given)
+        except NotImplementedError:
+            raise CheckFailed(f"`{fn_name}` is not implemented yet (it raised "
+                              f"NotImplementedError): replace the stub with your code.") from None
+        except ValueError as exc:
+            raise CheckFailed(f"`{fn_name}` raised ValueError: {exc}. {shape_hint}".rstrip()) from exc
+        finally:
+            if own_implementation:
+                sys.setprofile(None)
+    if found:
+        raise ForbiddenShortcut(
+            f"`{fn_name}` calls {found[0]}. This exercise asks for {asks_for}.")
+    for w in warned:
+        print(f"Note: `{fn_name}` raised a warning (no points lost): "
+              f"{w.category.__name__}: {w.message}")
+    mutated = [(name, _describe_change(old, new))
+               for name, old, new in zip(names, kept, given) if not _same(old, new)]
+    return Call(value, warned, mutated)
+
+
+def _same(a, b):
+    if isinstance(a, _ndarray):
+        return isinstance(b, _ndarray) and a.shape == b.shape and _array_equal(a, b, equal_nan=True)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return True  # functions, numbers, None: not checked
+
+
+def _describe_change(old, new):
+    if isinstance(old, _ndarray) and isinstance(new, _ndarray) and old.shape == new.shape:
+        diff = _abs(new.astype(_float64) - old.astype(_float64))
+        where = _unravel_index(int(_argmax(diff)), diff.shape)
+        return f"entry {tuple(int(i) for i in where)} changed from {old[where]:.6g} to {new[where]:.6g}"
+    return "its contents changed"
+
+
+def assert_unchanged(call, fn_name):
+    """Fail if the student's function wrote into any of its inputs (seen by :func:`call_student`)."""
+    if call.mutated:
+        name, what = call.mutated[0]
+        raise CheckFailed(
+            f"`{fn_name}` modified its input `{name}` in place ({what}). A forward or backward "
+            f"function must leave its inputs untouched: build new arrays (e.g. `a = a + b`, "
+            f"not `a += b`, on an input).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing an answer with the expected value.
+
+def _label(index, axes, blocks, size_last):
+    parts = []
+    for k, i in enumerate(index):
+        axis = axes[k] if axes and k < len(axes) else f"axis {k}"
+        if blocks and k == len(index) - 1 and size_last % len(blocks) == 0:
+            width = size_last // len(blocks)
+            parts.append(f"{axis} {i} (gate {blocks[i // width]}, unit {i % width})")
+        else:
+            parts.append(f"{axis} {i}")
+    return ", ".join(parts) if parts else "the value"
+
+
+def _close(got, expected, atol, rtol):
+    return got.shape == expected.shape and bool(_all(_abs(got - expected) <= atol + rtol * _abs(expected)))
+
+
+def as_array(name, value):
+    """The student's ``value`` as a float64 array, or CheckFailed saying what came back instead."""
+    if value is None:
+        raise CheckFailed(f"`{name}` is None: did the function forget to `return` it?")
+    if isinstance(value, tuple):
+        raise CheckFailed(f"`{name}` is a tuple of {len(value)} items where one array was "
+                          f"expected: check what your function returns.")
+    try:
+        return _asarray(value, dtype=_float64)
+    except (TypeError, ValueError) as exc:
+        raise CheckFailed(f"`{name}` cannot be read as an array of numbers: {exc}") from None
+
+
+def assert_shape(name, got, shape, *, axes=None, hint=""):
+    """The student's ``got`` as a float64 array; CheckFailed unless it has ``shape``."""
+    got = as_array(name, got)
+    if got.shape != tuple(shape):
+        msg = f"`{name}` has shape {got.shape}; expected {tuple(shape)}"
+        if axes:
+            msg += " = (" + ", ".join(axes) + ")"
+        if sorted(got.shape) == sorted(shape) and got.ndim >= 2:
+            msg += ". The same sizes in another order: are the axes swapped? The course is batch first"
+        raise CheckFailed(msg + "." + (" " + hint if hint else ""))
+    return got
+
+
+def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
+                 atol=1e-7, rtol=1e-6, hint=""):
+    """Fail with a teaching message unless ``got`` matches ``expected`` elementwise.
+
+    name: what the value is, for messages ("hs", "dWx").
+    axes: names of the axes, e.g. ("batch row", "time step t", "unit"), to say where the largest
+      error is. With an axis named "time step ..." the message also gives the first wrong step.
+    blocks: names of equal blocks of the last axis, e.g. ("i", "f", "g", "o") for LSTM gates.
+    variants: {description: array or zero-argument callable} of usual mistakes, each the answer
+      rnn_ref gives when run the wrong way; when ``got`` matches one, the message names it.
+    hint: one more sentence appended to a failure message.
+    """
+    expected = _asarray(expected, dtype=_float64)
+    got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+    if not bool(_all(_isfinite(got))):
+        bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
+        raise CheckFailed(f"`{name}` contains NaN or infinity (first at "
+                          f"{_label(bad, axes, blocks, got.shape[-1] if got.ndim else 0)}).")
+    if _close(got, expected, atol, rtol):
+        return
+    matched = []
+    for description, value in (variants or {}).items():
+        try:
+            value = value() if callable(value) else value
+            value = _asarray(value, dtype=_float64)
+        except Exception:  # a variant that cannot be formed for these shapes does not apply
+            continue
+        if _close(got, value, atol, rtol):
+            matched.append(description)
+    err = _abs(got - expected)
+    where = _unravel_index(int(_argmax(err)), err.shape)
+    msg = ""
+    if matched:
+        msg = f"Your `{name}` matches {matched[0]}. "
+    msg += (f"`{name}` is wrong: largest error {float(err[where]):.3g} at "
+            f"{_label(where, axes, blocks, got.shape[-1] if got.ndim else 0)} "
+            f"(got {float(got[where]):.6g}, expected {float(expected[where]):.6g}).")
+    if axes:
+        t_axis = next((k for k, a in enumerate(axes) if a.startswith("time step")), None)
+        if t_axis is not None and got.shape[t_axis] > 1:
+            wrong = _any((err > atol + rtol * _abs(expected)).swapaxes(0, t_axis).reshape(got.shape[t_axis], -1), axis=1)
+            first = int(_argmax(wrong))
+            msg += f" The first wrong time step is t={first}" + (
+                " (all earlier steps are right)." if first else ".")
+    raise CheckFailed(msg + (" " + hint if hint else ""))
+
+
+def assert_scalar_close(name, got, expected, *, tol, hint=""):
+    """Fail unless the number ``got`` is within ``tol`` of ``expected`` (e.g. short numeric answers)."""
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"`{name}` should be a number, got {got!r:.60}.") from None
+    if not abs(value - expected) <= tol:  # also fails for NaN
+        raise CheckFailed(f"`{name}` = {value:.6g} is not right (allowed error {tol:.3g})."
+                          + (" " + hint if hint else ""))
+
+
+def assert_length(name, got, length, *, longer="", shorter=""):
+    """Fail unless the list ``got`` has ``length`` items; ``longer``/``shorter`` explain a list of
+    one item more / fewer (e.g. "the list should be [s_1, ..., s_T], without s0")."""
+    if not isinstance(got, (list, tuple)):
+        raise CheckFailed(f"`{name}` should be a list of {length} items, got {type(got).__name__}.")
+    if len(got) != length:
+        extra = {length + 1: longer, length - 1: shorter}.get(len(got), "")
+        raise CheckFailed(f"`{name}` has {len(got)} items; expected {length}." + (" " + extra if extra else ""))
+
+
+def unpack(name, value, count):
+    """The student's return ``value`` as a tuple of ``count`` items, or CheckFailed."""
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        kind = f"a {type(value).__name__}" + (f" of {len(value)} items" if isinstance(value, (tuple, list)) else "")
+        raise CheckFailed(f"`{name}` should return a tuple of {count} items, got {kind}.")
+    return tuple(value)

@@ -1,0 +1,200 @@
+"""The visible tests, replayed from stored reference data: no reference implementation inside.
+
+``python -m autograder release`` ran every visible test of the course with the reference
+implementation and stored, per test and per case (one case per seed: several sizes), what the
+test did, as a list of steps:
+
+- ``call``: call one of the functions handed to the test (or a value one of them returned) with
+  stored inputs, through :func:`rnn_course.judge.call_student`;
+- ``unpack`` / ``as_array`` / ``assert_shape``: read what came back;
+- ``assert_close`` / ``assert_scalar_close``: compare it with the stored expected value, with
+  the stored answers of the catalogued mistakes (so the message still names the mistake);
+- ``assert_unchanged``: the call left its inputs untouched.
+
+Steps refer to earlier results by ``{"ref": [step, path]}``, so a cache that the student's forward
+returned goes into the student's backward. A function the test hands to the student (an ``R``
+for ``unroll``) is stored as the table of its calls (``{"table": ...}``) or named when it lives in
+:mod:`rnn_course.callbacks`. The data files are ``rnn_course/data/<topic>.npz``: a JSON manifest
+(``manifest``) and the arrays it names.
+"""
+
+import importlib.resources
+import json
+
+import numpy as np
+
+from . import judge
+
+FORMAT = 1
+_array_equal = np.array_equal
+_allclose = np.allclose
+
+
+def load(topic):
+    """(manifest dict, {array name: array}) of ``rnn_course/data/<topic>.npz``."""
+    ref = importlib.resources.files(__package__).joinpath("data", f"{topic}.npz")
+    with ref.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    manifest = json.loads(arrays.pop("manifest").tobytes().decode())
+    if manifest.get("format") != FORMAT:
+        raise RuntimeError(f"rnn_course data {topic}: format {manifest.get('format')}, "
+                           f"this package reads format {FORMAT}; reinstall the package.")
+    return manifest, arrays
+
+
+class _Table:
+    """A function given to the student, as the stored table of (arguments -> result) of its calls."""
+
+    def __init__(self, spec, decode):
+        self.__name__ = spec["name"]
+        self._rows = [(decode(args), value) for args, value in spec["rows"]]
+        self._decode = decode
+
+    def __call__(self, *args):
+        for stored, value in self._rows:
+            if len(stored) == len(args) and all(map(_same_input, stored, args)):
+                return self._decode(value)
+        raise judge.CheckFailed(
+            f"Your code called the given function `{self.__name__}` with inputs this test did not "
+            f"expect: follow the order of the steps in the task (each step uses the state of the "
+            f"step before), and call `{self.__name__}` once per step.")
+
+
+def _same_input(stored, given):
+    if isinstance(stored, np.ndarray):
+        try:
+            given = np.asarray(given, dtype=float)
+        except (TypeError, ValueError):
+            return False
+        return given.shape == stored.shape and bool(_allclose(given, stored, rtol=1e-12, atol=1e-12))
+    if isinstance(stored, (tuple, list)):
+        return isinstance(given, (tuple, list)) and len(stored) == len(given) and all(
+            map(_same_input, stored, given))
+    return stored == given
+
+
+def _follow(value, path):
+    """value[k1][k2]... along ``path`` (list of [kind, key]); kinds: item, attr, stack."""
+    for kind, key in path:
+        if kind == "item":
+            value = value[key]
+        elif kind == "attr":
+            value = getattr(value, key)
+        elif kind == "stack":  # a list the test stacked into one array
+            value = np.stack([judge.as_array("an item", v) for v in value], axis=key)
+        else:
+            raise RuntimeError(f"unknown path step {kind!r}")
+    return value
+
+
+class _Case:
+    """One stored case run against the student's functions."""
+
+    def __init__(self, case, arrays, functions):
+        self.case, self.arrays, self.functions = case, arrays, functions
+        self.results, self.calls = {}, {}
+
+    def decode(self, spec):
+        if not isinstance(spec, dict):
+            return spec
+        if "arr" in spec:
+            return self.arrays[spec["arr"]].copy()
+        if "lit" in spec:
+            return spec["lit"]
+        if "num" in spec:
+            return np.dtype(spec["dtype"]).type(spec["num"])
+        if "tuple" in spec:
+            return tuple(self.decode(s) for s in spec["tuple"])
+        if "list" in spec:
+            return [self.decode(s) for s in spec["list"]]
+        if "items" in spec:
+            return {self.decode(k): self.decode(v) for k, v in spec["items"]}
+        if "ref" in spec:
+            step, path = spec["ref"]
+            return _follow(self.results[step], path)
+        if "student" in spec:
+            return self.functions[spec["student"]]
+        if "callback" in spec:
+            from . import callbacks
+
+            found = getattr(callbacks, spec["callback"])
+            return found(**self.decode(spec["params"])) if "params" in spec else found
+        if "table" in spec:
+            return _Table(spec["table"], self.decode)
+        raise RuntimeError(f"rnn_course data: cannot read {spec!r}")
+
+    def run(self):
+        for k, step in enumerate(self.case["steps"]):
+            op, a = step["op"], step.get("args", {})
+            get = lambda name: self.decode(a[name])  # noqa: E731
+            if op == "call":
+                kw = dict(step["kw"])
+                if isinstance(kw.get("own_implementation"), list):
+                    kw["own_implementation"] = tuple(kw["own_implementation"])
+                call = judge.call_student(get("fn"), *[self.decode(s) for s in a["args"]], **kw)
+                self.calls[k], self.results[k] = call, call.value
+            elif op == "unpack":
+                self.results[k] = judge.unpack(a["name"], get("value"), a["count"])
+            elif op == "assert_length":
+                judge.assert_length(a["name"], get("got"), a["length"], longer=a["longer"],
+                                    shorter=a["shorter"])
+            elif op == "as_array":
+                self.results[k] = judge.as_array(a["name"], get("value"))
+            elif op == "assert_shape":
+                self.results[k] = judge.assert_shape(a["name"], get("got"), tuple(a["shape"]),
+                                                     axes=a.get("axes"), hint=a.get("hint", ""))
+            elif op == "assert_close":
+                variants = {d: self.decode(v) for d, v in a.get("variants", [])}
+                judge.assert_close(a["name"], get("got"), get("expected"), axes=a.get("axes"),
+                                   blocks=a.get("blocks"), variants=variants, atol=a["atol"],
+                                   rtol=a["rtol"], hint=a.get("hint", ""))
+            elif op == "assert_scalar_close":
+                judge.assert_scalar_close(a["name"], get("got"), a["expected"], tol=a["tol"],
+                                          hint=a.get("hint", ""))
+            elif op == "assert_unchanged":
+                judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
+            else:
+                raise RuntimeError(f"rnn_course data: unknown step {op!r}; update the package.")
+
+
+class Topic:
+    """The visible tests of one topic: ``Topic("elman").forward_values(elman_forward)``."""
+
+    def __init__(self, name):
+        self._name = name
+        self._data = None
+
+    def _tests(self):
+        if self._data is None:
+            self._data = load(self._name)
+        return self._data
+
+    def __getattr__(self, test):
+        if test.startswith("_"):
+            raise AttributeError(test)
+        manifest, arrays = self._tests()
+        if test in manifest.get("given", {}):  # data the notebook uses, e.g. to plot
+            return lambda: _Case({"steps": []}, arrays, ()).decode(manifest["given"][test])
+        if test not in manifest["tests"]:
+            raise AttributeError(f"rnn_course.checks.{self._name} has no visible test {test!r}")
+        cases = manifest["tests"][test]
+
+        def check(*functions):
+            for case in cases:
+                _Case(case, arrays, functions).run()
+
+        check.__name__ = check.__qualname__ = test
+        check.__doc__ = cases[0].get("doc") if cases else None
+        return check
+
+    def __dir__(self):
+        return sorted(self._tests()[0]["tests"])
+
+    def __repr__(self):
+        return f"<visible tests of {self._name} (rnn_course {judge_version()})>"
+
+
+def judge_version():
+    from . import __version__
+
+    return __version__
