@@ -71,3 +71,18 @@ def fill(student_path, filled):
         if gid in filled:
             cell.source = filled[gid]
     return nb
+
+
+def written(model_answer, grade_id, points):
+    """A written answer graded by hand (nbgrader "manually graded answer"): a markdown cell whose
+    source is the model answer; the release replaces it with nbgrader's "YOUR ANSWER HERE"."""
+    return new_markdown_cell(model_answer.strip(), metadata=_meta(grade_id, grade=True, solution=True,
+                                                                  points=points))
+
+
+def written_ids(notebook_path):
+    """[(grade id, points)] of the written (hand-graded) answer cells, in notebook order."""
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+            for c in nb.cells if c.cell_type == "markdown"
+            and c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")]
