@@ -86,3 +86,11 @@ def written_ids(notebook_path):
     return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
             for c in nb.cells if c.cell_type == "markdown"
             and c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")]
+
+
+def written_answers(source_path):
+    """{grade id: model answer} of the written answer cells of a source notebook."""
+    nb = nbformat.read(str(source_path), as_version=4)
+    ids = dict(written_ids(source_path))
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id") in ids}

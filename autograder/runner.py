@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -138,6 +139,7 @@ class _Deadline:
 
 def grade_one(api, run, submission):
     """Grade one submission: tamper scan, grade_submission under the wall-clock limit, notes, feedback."""
+    started = time.monotonic()
     tampering = _tampering(run, submission)
     if tampering:
         result = grading.GradeResult(submission.student, str(submission.path),
@@ -155,6 +157,7 @@ def grade_one(api, run, submission):
     result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
     if result.note:
         _add_note(result.feedback, result.note)
+    result.seconds = round(time.monotonic() - started, 3)
     return result
 
 
