@@ -87,9 +87,12 @@ def parser():
     g = sub.add_parser("grade", help="grade a folder of submissions",
                        description="Grade every submission of ASSIGNMENT in SUBMISSIONS, which holds "
                                    "<student>/<assignment>/<notebook>.ipynb folders (nbgrader's layout) "
-                                   "or <student>.ipynb files (an LMS export). Writes OUT/grades.csv, "
-                                   "OUT/feedback/<student>.html (no hidden tests shown) and nbgrader's "
-                                   "course directory OUT/course. Submissions are never modified.")
+                                   "or <student>.ipynb files, or is a Canvas or Moodle download (zip or "
+                                   "folder, recognised by its names). Writes OUT/grades.csv, "
+                                   "OUT/feedback/<student>.html (no hidden tests shown), OUT/report.html "
+                                   "and items.csv (item analysis), OUT/similarity.html and .csv, "
+                                   "OUT/feedback.zip, the LMS import files, and nbgrader's course "
+                                   "directory OUT/course. Submissions are never modified.")
     g.add_argument("assignment", metavar="ASSIGNMENT", help=", ".join(course.ASSIGNMENTS))
     g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
     g.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")

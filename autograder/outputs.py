@@ -8,7 +8,8 @@ other exports from the same grading. It writes:
 - ``grades.csv`` (one row per student, and per roster student without a submission): each test's
   points, ``total``/``max`` (the autograded tests), each written answer's hand-graded points,
   ``raw``/``raw_max`` (tests and written answers), ``late_days``, ``penalty`` (points),
-  ``final``, ``reason``;
+  ``final``, ``reason`` (why a 0, or what went wrong in the notebook) and ``notes`` (lateness,
+  overrides, written answers waiting, roster and manual-score problems);
 - a box at the top of every feedback page with the written answers' scores and comments, the
   late penalty, overrides and the final score (replaced, not added, on a later run);
 - ``report.html`` and ``items.csv`` (autograder.report), ``similarity.html`` and
@@ -63,7 +64,8 @@ class Row:
     penalty: float = 0.0
     final: float = 0.0
     overrides: list = field(default_factory=list)
-    reason: str = ""
+    reason: str = ""  # why it scored 0 or what went wrong in the notebook (as grade.write_csv)
+    notes: list = field(default_factory=list)  # roster, rejected manual scores
     submitted: bool = True
     in_roster: bool = False
     feedback: Path | None = None
@@ -154,7 +156,7 @@ def finish(assignment, results, tests, out_dir, options=None, download=None, sub
             if row.submitted and not row.in_roster:
                 problems.append((row.student, "not in the roster: graded, but check the id "
                                  "(a late enrolment, or a test student of the LMS)"))
-                row.reason = _join(row.reason, "not in the roster")
+                row.notes.append("not in the roster")
 
     submitted = {s for s, r in rows.items() if r.submitted}
     # written answers: the formgrader's scores, then the CSV's
@@ -166,7 +168,7 @@ def finish(assignment, results, tests, out_dir, options=None, download=None, sub
         from_csv, found, rejected = adjustments.read_manual(options.manual, set(rows), written)
         problems += found
         for student, what in rejected:
-            rows[student].reason = _join(rows[student].reason, what)
+            rows[student].notes.append(what)
     for (student, question), m in adjustments.merge_manual(from_gradebook, from_csv).items():
         if student in rows:
             rows[student].written[question] = m.points
@@ -247,10 +249,6 @@ def finish(assignment, results, tests, out_dir, options=None, download=None, sub
     return Finished(ordered, problems, lines)
 
 
-def _join(a, b):
-    return f"{a}; {b}" if a else b
-
-
 def _row(result, tests, written, entry):
     row = Row(result.student, tests={gid: result.scores.get(gid, 0.0) for gid, _ in tests},
               max=result.max_total, written={gid: None for gid in written},
@@ -271,12 +269,12 @@ def _totals(row):
 
 def write_grades(rows, tests, written, path):
     header = ["student", "name", "email", "lms_id", *[g for g, _ in tests], "total", "max",
-              *written, "raw", "raw_max", "late_days", "penalty", "final", "reason"]
+              *written, "raw", "raw_max", "late_days", "penalty", "final", "reason", "notes"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
         for r in rows:
-            notes = [r.reason] if r.reason else []
+            notes = list(r.notes)
             if r.late_note and r.late_days:
                 notes.append(f"late: {r.late_note}")
             notes += [f"override {o.test}: {o.points:g} by {o.by} ({o.reason})" for o in r.overrides]
@@ -286,7 +284,7 @@ def write_grades(rows, tests, written, path):
                         f"{r.total:g}", f"{r.max:g}",
                         *["" if r.written[g] is None else f"{r.written[g]:g}" for g in written],
                         f"{r.raw:g}", f"{r.raw_max:g}", r.late_days, f"{r.penalty:g}", f"{r.final:g}",
-                        "; ".join(notes)])
+                        r.reason, "; ".join(notes)])
 
 
 BOX_START, BOX_END = "<!-- autograder:final -->", "<!-- /autograder:final -->"

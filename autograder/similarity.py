@@ -43,7 +43,7 @@ WINDOW = 6  # winnowing window
 THRESHOLD = 0.6  # share of the smaller answer's fingerprints
 MIN_SHARED = 10  # fingerprints a flagged pair shares at least (about 15 lines of code)
 MIN_REFERENCE = 15
-COMMON_SHARE = 0.5  # fingerprints in more than this share of the submissions are left out
+COMMON_SHARE = 0.2  # fingerprints in more than this share of the submissions are left out
 COMMON_MIN = 4  # ... and in more than this many (in a small class, three copies are not common code)
 _KEEP = set(keyword.kwlist) | set(dir(builtins))
 

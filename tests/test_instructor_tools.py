@@ -130,7 +130,7 @@ def test_every_student_of_the_download_and_the_roster_has_a_row(canvas):
     assert "no notebook in the submission" in rows["hillhal_108"]["reason"]
     assert "not a readable notebook" in rows["ivyivan_109"]["reason"]
     assert rows["adamsann_101"]["name"] == "Ann Adams" and rows["adamsann_101"]["email"] == "ann@uni.example"
-    assert "not in the roster" in rows["jonesjo_110"]["reason"]
+    assert "not in the roster" in rows["jonesjo_110"]["notes"]
 
 
 def test_the_latest_attempt_is_graded_and_the_others_reported(canvas):
@@ -215,9 +215,9 @@ def test_written_answers_from_formgrader_and_csv_merge_into_grades_and_feedback(
     assert float(rows["adamsann_101"]["final"]) == 25
     assert rows["fosterfay_106"]["written_shared_weights"] == "1.5"
     assert rows["bakerbob_102"]["written_shared_weights"] == ""  # not graded yet
-    assert "written answers not graded yet" in rows["bakerbob_102"]["reason"]
+    assert "written answers not graded yet" in rows["bakerbob_102"]["notes"]
     assert rows["greengus_107"]["written_shared_weights"] == ""
-    assert "manual score 5 of written_shared_weights rejected" in rows["greengus_107"]["reason"]
+    assert "manual score 5 of written_shared_weights rejected" in rows["greengus_107"]["notes"]
     page = (out / "feedback" / "adamsann_101.html").read_text()
     assert page.count("<!-- autograder:final -->") == 1  # replaced on the second run, not added
     assert "Clear on both points." in page and "Your score: 25 / 25" in page
