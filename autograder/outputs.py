@@ -67,6 +67,7 @@ class Row:
     reason: str = ""  # why it scored 0 or what went wrong in the notebook (as grade.write_csv)
     notes: list = field(default_factory=list)  # roster, rejected manual scores
     submitted: bool = True
+    graded: bool = True  # nbgrader graded the notebook (else it scored 0 with a reason)
     in_roster: bool = False
     feedback: Path | None = None
 
@@ -148,7 +149,7 @@ def finish(assignment, results, tests, out_dir, options=None, download=None, sub
                                     max=sum(p for _, p in tests),
                                     written={gid: None for gid in written},
                                     raw_max=sum(p for _, p in tests) + sum(written.values()),
-                                    reason="no submission", submitted=False)
+                                    reason="no submission", submitted=False, graded=False)
             else:
                 row.name, row.email, row.lms_id = entry.name or row.name, entry.email, entry.lms_id
                 row.in_roster = True
@@ -256,6 +257,7 @@ def _row(result, tests, written, entry):
               reason=result.reason or result.note, feedback=result.feedback)
     if result.reason:  # a notebook that could not be graded has no written answer either
         row.written = {gid: 0.0 for gid in written}
+        row.graded = False
     if entry is not None:
         row.name, row.lms_id = entry.name, entry.lms_id
     _totals(row)

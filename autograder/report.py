@@ -56,7 +56,7 @@ def write_items(path, stats, mistakes, written, rows):
             w.writerow(["mistake", m.description, "", "", "", "", "", "", len(m.students),
                         " ".join(sorted(m.tests)), m.message])
         for gid, points in written.items():
-            got = [r.written[gid] for r in rows if r.submitted and r.written.get(gid) is not None]
+            got = [r.written[gid] for r in rows if r.graded and r.written.get(gid) is not None]
             w.writerow(["written", gid, f"{points:g}", f"{sum(got) / len(got):.3f}" if got else "",
                         "", "", "", "", len(got), "", "graded by hand"])
 
@@ -108,7 +108,8 @@ def write(out_dir, assignment, results, rows, tests, written, stats, mistakes, p
             ax.barh(ids, zero, left=[a + b for a, b in zip(full, partial)], color="#c05050", label="zero")
             ax.invert_yaxis()
             ax.set_xlabel("share of graded submissions")
-            ax.legend(loc="lower right", fontsize="small")
+            ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize="small",
+                      frameon=False)
             ax.tick_params(axis="y", labelsize=7)
 
         parts.append(_figure(shares, height=max(2.5, 0.22 * len(stats) + 1)))
@@ -127,11 +128,14 @@ def write(out_dir, assignment, results, rows, tests, written, stats, mistakes, p
     if written:
         parts.append("<h2>Written answers (graded by hand)</h2>")
         wrows = []
+        gradable = [r for r in rows if r.graded]
         for gid, points in written.items():
-            got = [r.written[gid] for r in submitted if r.written.get(gid) is not None]
+            got = [r.written[gid] for r in gradable if r.written.get(gid) is not None]
             wrows.append([f"<code>{html.escape(gid)}</code>", f"{points:g}", len(got),
-                          len(submitted) - len(got), f"{sum(got) / len(got):.2f}" if got else "—"])
+                          len(gradable) - len(got), f"{sum(got) / len(got):.2f}" if got else "—"])
         parts.append(_table(["question", "points", "graded", "waiting", "mean"], wrows, "num"))
+        parts.append("<p>Over the notebooks nbgrader graded (one that could not be graded scores 0 "
+                     "on its written answers too).</p>")
         parts.append("<p>Grade them in nbgrader's formgrader (the course directory "
                      f"<code>{html.escape(str(out_dir / 'course'))}</code>) or in a CSV passed as "
                      "<code>--manual</code>; then run <code>grade</code> again (nothing is "

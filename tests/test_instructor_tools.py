@@ -22,6 +22,7 @@ from autograder import latepolicy, lms, similarity
 from autograder.__main__ import main
 from autograder.course import source_notebook
 from autograder.authoring import answers
+from grading import tree_hashes
 from instructor_class import (A, BATCH_AXIS_MISTAKE, PLANTED_COPY, SHORTCUT_MISTAKE, STYLE_A, STYLE_B,
                               WH_T_MISTAKE, at, make_zip, notebook)
 
@@ -322,8 +323,10 @@ def moodle(tmp_path_factory):
                                        ("502", "Bob Baker", "bob@uni.example"), ("503", "Cara Clark", ""),
                                        ("504", "Dan Davis", "dan@uni.example")])
     out = tmp / "out"
+    before = tree_hashes(folder)
     assert main(["grade", A, str(folder), "--out", str(out), "--seed", "3", "--quiet", "--jobs", "1",
                  "--roster", str(roster), "--deadline", "2026-03-10T23:59", "--lms-gradebook", str(worksheet)]) == 0
+    assert tree_hashes(folder) == before, "grading changed the download folder"
     return out, {row["student"]: row for row in _read(out / "grades.csv")}
 
 
