@@ -47,6 +47,9 @@ class LatePolicy:
         if submitted_at is not None:
             late = submitted_at - deadline
             days = math.ceil(late / timedelta(days=1)) if late > timedelta(0) else 0
+            if days == 0 and late_mark and deadline == self.deadline:
+                return 1, (f"marked late by the LMS, but its time {submitted_at:%Y-%m-%d %H:%M} is "
+                           f"not after the deadline: counted as 1 day")
             return days, f"submitted {submitted_at:%Y-%m-%d %H:%M}, due {deadline:%Y-%m-%d %H:%M}"
         if late_mark:
             if deadline != self.deadline:

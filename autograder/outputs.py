@@ -207,8 +207,10 @@ def finish(assignment, results, tests, out_dir, options=None, download=None, sub
             if not row.submitted:
                 continue
             entry = entries.get(row.student)
-            when = times.get(row.lms_id) or (entry.submitted_at if entry else None)
             mark = entry.late_mark if entry else False
+            when = times.get(row.lms_id)
+            if when is None and entry is not None and (download.kind == "moodle" or mark):
+                when = entry.submitted_at  # Canvas: only to count the days of a file it marked late
             row.late_days, row.late_note = policy.days_late(when, mark, row.student, row.lms_id)
             row.penalty = round(policy.penalty_percent(row.late_days) / 100 * row.raw_max, 6)
     for row in rows.values():

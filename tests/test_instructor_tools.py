@@ -39,7 +39,7 @@ CANVAS = {  # member: (kind or bytes, zip time)
     "hillhal_108_9008_notes.pdf": (b"%PDF-1.4 not a notebook", at(9)),
     "ivyivan_109_9009_a1_elman.ipynb": ("not_json", at(9)),
     "jonesjo_110_9010_a1_elman.ipynb": ("batch_axis", at(9)),  # not in the roster
-    "kingkim_111_9011_a1_elman.ipynb": ("blank", at(9)),
+    "kingkim_111_9011_a1_elman.ipynb": ("blank", at(15)),  # zip time late, Canvas did not mark it
     "lopezlu_112_9012_a1_elman.ipynb": ("style_b", at(9)),
     "moranmo_LATE_113_9013_a1_elman.ipynb": ("rnn_ref", at(11, 10)),  # late, but has an extension
     "readme.txt": (b"downloaded from Canvas", at(9)),  # a name that does not parse
@@ -208,6 +208,7 @@ def test_late_penalty_from_the_lms_times_with_extensions_and_cap(canvas):
     assert float(dan["final"]) == pytest.approx(max(0, float(dan["raw"]) - 5))
     assert rows["moranmo_113"]["late_days"] == "0"  # extension to March 12
     assert rows["clarkcara_103"]["late_days"] == "0"  # one minute early
+    assert rows["kingkim_111"]["late_days"] == "0"  # Canvas decides lateness: no _LATE_, not late
 
 
 def test_written_answers_from_formgrader_and_csv_merge_into_grades_and_feedback(canvas):
@@ -396,5 +397,6 @@ def test_days_late_count_each_part_of_a_day():
     assert policy.days_late(datetime(2026, 3, 11, 23, 59), False)[0] == 1
     assert policy.days_late(datetime(2026, 3, 12, 0, 0), False)[0] == 2
     assert policy.days_late(None, True)[0] == 1  # Canvas's _LATE_ without a time
+    assert policy.days_late(datetime(2026, 3, 9), True)[0] == 1  # _LATE_ with an earlier time
     assert policy.penalty_percent(5) == 25  # the cap
     assert latepolicy.parse_time("2026-03-10T23:59+01:00") == datetime(2026, 3, 10, 22, 59)
