@@ -225,10 +225,11 @@ def finish(assignment, results, tests, out_dir, options=None, download=None, sub
         if row.feedback and Path(row.feedback).is_file():
             _feedback_box(row, written)
     lines = []
-    waiting = [r for r in ordered if r.submitted and any(v is None for v in r.written.values())]
+    waiting = [r for r in ordered if r.graded and any(v is None for v in r.written.values())]
     if written:
         lines.append(f"Written answers ({', '.join(written)}; {sum(written.values()):g} points) are "
-                     f"graded by hand: {len(waiting)} of {len(submitted)} submissions still wait "
+                     f"graded by hand: {len(waiting)} of {sum(r.graded for r in ordered)} graded "
+                     f"notebooks still wait "
                      f"(nbgrader's formgrader in {out_dir / 'course'}, or --manual FILE); their "
                      f"final score is provisional until then.")
 
@@ -282,7 +283,7 @@ def write_grades(rows, tests, written, path):
             if r.late_note and r.late_days:
                 notes.append(f"late: {r.late_note}")
             notes += [f"override {o.test}: {o.points:g} by {o.by} ({o.reason})" for o in r.overrides]
-            if r.submitted and any(v is None for v in r.written.values()):
+            if r.graded and any(v is None for v in r.written.values()):
                 notes.append("written answers not graded yet")
             w.writerow([r.student, r.name, r.email, r.lms_id, *[f"{r.tests[g]:g}" for g, _ in tests],
                         f"{r.total:g}", f"{r.max:g}",

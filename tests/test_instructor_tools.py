@@ -7,9 +7,11 @@ entered through nbgrader's own gradebook API, then a second run with every instr
 (nothing is regraded: the journal). A small Moodle folder is graded in a second fixture.
 """
 
+import contextlib
 import csv
 import hashlib
 import html
+import io
 import re
 import zipfile
 from datetime import datetime
@@ -113,7 +115,10 @@ def canvas(tmp_path_factory):
             "--late-cap", "30", "--extensions", str(files["extensions"]), "--manual", str(files["manual"]),
             "--overrides", str(files["overrides"]), "--lms-gradebook", str(files["gradebook"])]
     journal = {p.name: p.stat().st_mtime_ns for p in (out / "journal").glob("*.json")}
-    assert main(argv) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(argv) == 0
+    (out / "printed.txt").write_text(printed.getvalue())
     assert {p.name: p.stat().st_mtime_ns for p in (out / "journal").glob("*.json")} == journal
     assert hashlib.sha256(download.read_bytes()).hexdigest() == before, "the download was modified"
     return out, {row["student"]: row for row in _read(out / "grades.csv")}
@@ -224,6 +229,14 @@ def test_written_answers_from_formgrader_and_csv_merge_into_grades_and_feedback(
     assert page.count("<!-- autograder:final -->") == 1  # replaced on the second run, not added
     assert "Clear on both points." in page and "Your score: 25 / 25" in page
     assert "Misses the point about lengths." in (out / "feedback" / "fosterfay_106.html").read_text()
+
+
+def test_the_summary_says_the_written_answers_wait_for_hand_grading(canvas):
+    out, _ = canvas
+    printed = (out / "printed.txt").read_text()
+    assert re.search(r"Written answers \(written_shared_weights; 2 points\) are graded by hand: "
+                     r"8 of 11 graded notebooks still wait", printed), printed
+    assert "report.html" in printed and "canvas-import.csv" in printed and "feedback.zip" in printed
 
 
 def test_overrides_are_applied_at_export_and_listed_with_who_and_why(canvas):
@@ -400,3 +413,26 @@ def test_days_late_count_each_part_of_a_day():
     assert policy.days_late(datetime(2026, 3, 9), True)[0] == 1  # _LATE_ with an earlier time
     assert policy.penalty_percent(5) == 25  # the cap
     assert latepolicy.parse_time("2026-03-10T23:59+01:00") == datetime(2026, 3, 10, 22, 59)
+
+
+# --- written questions in the assignments --------------------------------------------------------
+
+@pytest.mark.parametrize("assignment", ["a1_elman", "a2_bptt", "a3_vanishing", "a4_lstm", "a5_gru",
+                                        "a6_birnn", "a7_charlm"])
+def test_each_assignment_ends_with_a_hand_graded_written_question_whose_answer_is_not_released(assignment):
+    import nbformat
+
+    from autograder.authoring import written_answers, written_ids
+    from autograder.course import NOTEBOOKS
+
+    questions = written_ids(source_notebook(assignment))
+    assert 1 <= len(questions) <= 2 and all(points > 0 for _, points in questions)
+    source = nbformat.read(str(source_notebook(assignment)), as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells]
+    assert all(ids.index(gid) > len(ids) - 5 for gid, _ in questions)  # near the end
+    released = nbformat.read(str(NOTEBOOKS / f"{assignment}.ipynb"), as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in released.cells}
+    text = NOTEBOOKS.joinpath(f"{assignment}.ipynb").read_text()
+    for gid, model in written_answers(source_notebook(assignment)).items():
+        assert cells[gid].source == "YOUR ANSWER HERE" and cells[gid].cell_type == "markdown"
+        assert model[:60] not in text
