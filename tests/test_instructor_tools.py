@@ -15,7 +15,6 @@ import io
 import re
 import zipfile
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,9 +290,13 @@ def test_similarity_flags_the_planted_copy_and_no_independent_pair(canvas):
 
 
 def _answer(name, cells):
-    nb_starters = similarity.answer_cells(__import__("nbformat").read(
-        str(Path(source_notebook(A)).parents[2] / "notebooks" / f"{A}.ipynb"), as_version=4))
-    return similarity.make_answer(name, cells, nb_starters)
+    """An Answer as grade builds it: the released notebook's stubs are the starter code."""
+    import nbformat
+
+    from autograder.course import NOTEBOOKS
+
+    starters = similarity.answer_cells(nbformat.read(str(NOTEBOOKS / f"{A}.ipynb"), as_version=4))
+    return similarity.make_answer(name, cells, starters)
 
 
 def test_similarity_method_on_styles_copies_and_the_solution():
