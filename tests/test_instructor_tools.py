@@ -439,3 +439,42 @@ def test_each_assignment_ends_with_a_hand_graded_written_question_whose_answer_i
     for gid, model in written_answers(source_notebook(assignment)).items():
         assert cells[gid].source == "YOUR ANSWER HERE" and cells[gid].cell_type == "markdown"
         assert model[:60] not in text
+
+
+def test_an_unpacked_canvas_folder_and_a_moodle_zip_are_read_like_the_others(tmp_path):
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    for name in ("smithjane_LATE_12_34_a1_elman.ipynb", "smithjane_LATE_12_35_a1_elman-1.ipynb",
+                 "doejohn_56_78_a1_elman.ipynb"):
+        (folder / name).write_bytes(notebook("blank"))
+    download = lms.read_download(A, folder, tmp_path / "unused")
+    assert download.kind == "canvas" and not (tmp_path / "unused").exists()  # a folder is read in place
+    assert {s.student: s.path.name for s in download.submissions} == {
+        "smithjane_12": "smithjane_LATE_12_35_a1_elman-1.ipynb", "doejohn_56": "doejohn_56_78_a1_elman.ipynb"}
+    jane = download.entries["smithjane_12"]
+    assert jane.late_mark and jane.submitted_at is None and jane.prefix == "smithjane_LATE_12_35_"
+    policy = latepolicy.LatePolicy(latepolicy.parse_time(DEADLINE), 10, 100)
+    assert policy.days_late(jane.submitted_at, jane.late_mark)[0] == 1  # _LATE_, no time: one day
+
+    path = make_zip(tmp_path / "moodle.zip", {
+        "Jane Smith_4711_assignsubmission_file_/a1_elman.ipynb": (notebook("blank"), at(11, 1)),
+        "John Doe_4712_assignsubmission_file_a1_elman.ipynb": (notebook("blank"), at(9))})  # flat, older Moodle
+    download = lms.read_download(A, path, tmp_path / "unpacked")
+    assert download.kind == "moodle"
+    assert {s: e.submitted_at for s, e in download.entries.items()} == {"Jane_Smith_4711": at(11, 1),
+                                                                       "John_Doe_4712": at(9)}
+    assert download.entries["John_Doe_4712"].prefix == "John Doe_4712_assignsubmission_file_"
+
+
+def test_instructor_files_are_checked_before_any_grading(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "alice.ipynb").write_bytes(notebook("blank"))
+    manual = _csv(tmp_path / "manual.csv", [("student", "question", "score")])
+    assert main(["grade", A, str(subs), "--out", str(tmp_path / "out"), "--manual", str(manual)]) == 2
+    assert "missing column(s) points" in capsys.readouterr().err
+    assert main(["grade", A, str(subs), "--out", str(tmp_path / "out"), "--deadline", "next friday"]) == 2
+    assert "not a date and time: 'next friday'" in capsys.readouterr().err
+    assert main(["grade", A, str(subs), "--out", str(tmp_path / "out"), "--roster", str(tmp_path / "no.csv")]) == 2
+    assert "--roster: no file at" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
