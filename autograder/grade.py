@@ -322,6 +322,9 @@ def _lms_download(assignment, source, out_dir):
     if not lms.is_download(source):
         return None
     unpack = Path(out_dir) / "lms"
+    if Path(source).resolve().is_relative_to(unpack.resolve()):
+        raise SubmissionsError(f"{source} is inside {unpack}, which the grader replaces: "
+                               f"give the download from the LMS, or another --out")
     if unpack.exists():
         shutil.rmtree(unpack)
     return lms.read_download(assignment, source, unpack)

@@ -210,7 +210,7 @@ def read_download(assignment, source, unpack_dir):
     download = Download(kind, source)
     parse = _canvas_entry if kind == "canvas" else _moodle_entry
     candidates = {}  # student -> [(sort key, entry, local path, base name)]
-    seen = {}
+    seen, ids = {}, {}
     for member, local, when, problem in rows:
         if PurePosixPath(member).name.startswith(".") or member.startswith("__MACOSX"):
             continue
@@ -224,6 +224,7 @@ def read_download(assignment, source, unpack_dir):
                                       f"{kind.capitalize()} submission: not graded"))
             continue
         entry, base = parsed
+        entry.student = ids.setdefault(entry.lms_id, entry.student)  # one student per LMS id
         seen.setdefault(entry.student, entry)
         if not base.lower().endswith(".ipynb"):
             download.problems.append((member, f"not a notebook ({base}): not graded"))

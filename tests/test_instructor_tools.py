@@ -445,7 +445,7 @@ def test_an_unpacked_canvas_folder_and_a_moodle_zip_are_read_like_the_others(tmp
     folder = tmp_path / "canvas"
     folder.mkdir()
     for name in ("smithjane_LATE_12_34_a1_elman.ipynb", "smithjane_LATE_12_35_a1_elman-1.ipynb",
-                 "doejohn_56_78_a1_elman.ipynb"):
+                 "doejohn_56_78_a1_elman.ipynb", "doejon_56_77_a1_elman.ipynb"):  # renamed in the LMS
         (folder / name).write_bytes(notebook("blank"))
     download = lms.read_download(A, folder, tmp_path / "unused")
     assert download.kind == "canvas" and not (tmp_path / "unused").exists()  # a folder is read in place
@@ -453,6 +453,8 @@ def test_an_unpacked_canvas_folder_and_a_moodle_zip_are_read_like_the_others(tmp
         "smithjane_12": "smithjane_LATE_12_35_a1_elman-1.ipynb", "doejohn_56": "doejohn_56_78_a1_elman.ipynb"}
     jane = download.entries["smithjane_12"]
     assert jane.late_mark and jane.submitted_at is None and jane.prefix == "smithjane_LATE_12_35_"
+    assert {m for m, what in download.problems if "duplicate" in what} == {
+        "smithjane_LATE_12_34_a1_elman.ipynb", "doejon_56_77_a1_elman.ipynb"}
     policy = latepolicy.LatePolicy(latepolicy.parse_time(DEADLINE), 10, 100)
     assert policy.days_late(jane.submitted_at, jane.late_mark)[0] == 1  # _LATE_, no time: one day
 
