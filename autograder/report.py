@@ -37,6 +37,18 @@ def _pct(x):
     return f"{100 * x:.0f}%"
 
 
+LOW_DISCRIMINATION = 0.2
+
+
+def _discrimination(value):
+    """The table cell: a dash without variance; marked when below LOW_DISCRIMINATION."""
+    if value is None:
+        return "—"
+    if value < LOW_DISCRIMINATION:
+        return f"<strong class='low' title='read this test and its message again'>{value:.2f} (low)</strong>"
+    return f"{value:.2f}"
+
+
 def _table(header, rows, cls=""):
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
@@ -90,13 +102,13 @@ def write(out_dir, assignment, results, rows, tests, written, stats, mistakes, p
     # tests
     parts.append("<h2>Tests</h2><p>Over the submissions nbgrader graded. <em>Discrimination</em> is "
                  "the point-biserial correlation of the test's points with the total of the other "
-                 "tests: above 0.3 the test separates strong from weak answers; near 0 or negative "
-                 "(— when every student scored the same), read the test and its message again.</p>")
+                 "tests: above 0.3 the test separates strong from weak answers; below "
+                 f"{LOW_DISCRIMINATION:g} (marked low), read the test and its message again; — when "
+                 "every student scored the same.</p>")
     parts.append(_table(["test", "points", "mean", "full", "partial", "zero", "discrimination"],
                         [[f"<code>{html.escape(s.grade_id)}</code>", f"{s.max_points:g}",
                           f"{s.mean:.2f}", _pct(s.full), _pct(s.partial), _pct(s.zero),
-                          "—" if s.discrimination is None else f"{s.discrimination:.2f}"]
-                         for s in stats], "num"))
+                          _discrimination(s.discrimination)] for s in stats], "num"))
     if stats and graded:
         def shares(ax):
             ids = [s.grade_id.removeprefix("test_") for s in stats]
@@ -200,4 +212,4 @@ def write(out_dir, assignment, results, rows, tests, written, stats, mistakes, p
 STYLE = """body{font-family:system-ui,sans-serif;margin:1em auto;max-width:60em;padding:0 1em;line-height:1.4}
 table{border-collapse:collapse;margin:.5em 0}th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
 table.num td+td{text-align:right}.scroll{overflow-x:auto}img{max-width:100%;height:auto}
-code{font-size:.9em}h2{margin-top:1.5em;border-bottom:1px solid #ccc}"""
+code{font-size:.9em}.low{color:#b00}h2{margin-top:1.5em;border-bottom:1px solid #ccc}"""
