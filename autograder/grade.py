@@ -280,7 +280,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     from . import outputs
 
     source_notebook(assignment)  # UnknownAssignment before any work
-    outputs.check_options(options)  # the instructor's files, before any work
+    outputs.check_options(options, assignment)  # the instructor's files, before any work
     _quiet_gradebook_warnings()
     out_dir = Path(out_dir)
     download = _lms_download(assignment, submissions_dir, out_dir)

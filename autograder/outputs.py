@@ -79,7 +79,7 @@ class Finished:
     lines: list  # for the summary printed by the command line
 
 
-def check_options(options):
+def check_options(options, assignment=None):
     """ValueError (with what to fix) for an instructor's file that is missing or unreadable,
     before any grading: a missing file, a deadline that does not parse, a CSV without its columns."""
     if options is None:
@@ -97,8 +97,9 @@ def check_options(options):
         raise ValueError("--late-per-day must be >= 0 and --late-cap between 0 and 100 (percent)")
     if options.roster:
         exports.read_roster(options.roster)
-    if options.lms_gradebook:
-        exports.kind_of_gradebook(options.lms_gradebook)
+    if options.lms_gradebook and exports.kind_of_gradebook(options.lms_gradebook) == "canvas" and assignment:
+        with open(options.lms_gradebook, newline="", encoding="utf-8-sig") as f:
+            exports.canvas_column(next(csv.reader(f), []), assignment, options.lms_column)
     for path, columns in ((options.manual, ("student", "question", "points")),
                           (options.overrides, ("student", "test", "points", "reason"))):
         if path:

@@ -479,4 +479,7 @@ def test_instructor_files_are_checked_before_any_grading(tmp_path, capsys):
     assert "not a date and time: 'next friday'" in capsys.readouterr().err
     assert main(["grade", A, str(subs), "--out", str(tmp_path / "out"), "--roster", str(tmp_path / "no.csv")]) == 2
     assert "--roster: no file at" in capsys.readouterr().err
+    export = _csv(tmp_path / "canvas.csv", [("Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Quiz 1 (77)")])
+    assert main(["grade", A, str(subs), "--out", str(tmp_path / "out"), "--lms-gradebook", str(export)]) == 2
+    assert "--lms-column" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
