@@ -46,6 +46,8 @@ MIN_REFERENCE = 15
 COMMON_SHARE = 0.2  # fingerprints in more than this share of the submissions are left out
 COMMON_MIN = 4  # ... and in more than this many (in a small class, three copies are not common code)
 _KEEP = set(keyword.kwlist) | set(dir(builtins))
+_STRING_TOKENS = {tokenize.STRING} | {getattr(tokenize, n) for n in ("FSTRING_START",) if hasattr(tokenize, n)}
+_FSTRING_PARTS = {getattr(tokenize, n) for n in ("FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, n)}
 
 
 @dataclass
@@ -81,8 +83,10 @@ def normalise(text):
                 word = tok.string if (tok.string in _KEEP or previous == ".") else "V"
             elif tok.type == tokenize.NUMBER:
                 word = "N"
-            elif tok.type == tokenize.STRING or tok.type in getattr(tokenize, "FSTRING_START", ()):
+            elif tok.type in _STRING_TOKENS:
                 word = "S"
+            elif tok.type in _FSTRING_PARTS:  # Python 3.12+: an f-string is several tokens
+                continue
             elif tok.type == tokenize.OP:
                 word = tok.string
             else:
