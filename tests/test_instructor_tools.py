@@ -224,7 +224,9 @@ def test_written_answers_from_formgrader_and_csv_merge_into_grades_and_feedback(
     assert "written answers not graded yet" in rows["bakerbob_102"]["notes"]
     assert rows["greengus_107"]["written_shared_weights"] == ""
     assert "manual score 5 of written_shared_weights rejected" in rows["greengus_107"]["notes"]
+    assert rows["adamsann_101"]["reason"] == ""  # an answered written question is no edited test
     page = (out / "feedback" / "adamsann_101.html").read_text()
+    assert "Note from the grader" not in page
     assert page.count("<!-- autograder:final -->") == 1  # replaced on the second run, not added
     assert "Clear on both points." in page and "Your score: 25 / 25" in page
     assert "Misses the point about lengths." in (out / "feedback" / "fosterfay_106.html").read_text()
