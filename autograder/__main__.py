@@ -33,19 +33,27 @@ def _check(args):
 def _grade(args):
     from .database import parse_shard
     from .grade import SubmissionsError, grade, summary
+    from .outputs import Options
 
     try:
         shard = parse_shard(args.shard) if args.shard else None
         if shard and args.seed is None:
             raise ValueError("--shard needs --seed: every grader of the class must draw the same test inputs")
+        options = Options(roster=args.roster, deadline=args.deadline, late_per_day=args.late_per_day,
+                          late_cap=args.late_cap, extensions=args.extensions,
+                          lms_gradebook=args.lms_gradebook, lms_column=args.lms_column,
+                          manual=args.manual, overrides=args.overrides)
         results = grade(args.assignment, args.submissions, args.out, seed=args.seed,
                         progress=not args.quiet, jobs=args.jobs, db=args.db, shard=shard,
-                        sandbox=args.sandbox, timeout=args.timeout, cell_timeout=args.cell_timeout)
-    except (course.UnknownAssignment, SubmissionsError, ValueError, RuntimeError) as exc:
+                        sandbox=args.sandbox, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                        options=options)
+    except (course.UnknownAssignment, SubmissionsError, ValueError, RuntimeError, OSError) as exc:
         return _fail(str(exc))
     print(summary(results))
     print(f"Wrote {Path(args.out) / 'grades.csv'} and {len(results)} feedback files in "
           f"{Path(args.out) / 'feedback'}")
+    if results.finished is not None:
+        print("\n".join(results.finished.lines))
     return 0
 
 
@@ -79,9 +87,12 @@ def parser():
     g = sub.add_parser("grade", help="grade a folder of submissions",
                        description="Grade every submission of ASSIGNMENT in SUBMISSIONS, which holds "
                                    "<student>/<assignment>/<notebook>.ipynb folders (nbgrader's layout) "
-                                   "or <student>.ipynb files (an LMS export). Writes OUT/grades.csv, "
-                                   "OUT/feedback/<student>.html (no hidden tests shown) and nbgrader's "
-                                   "course directory OUT/course. Submissions are never modified.")
+                                   "or <student>.ipynb files, or is a Canvas or Moodle download (zip or "
+                                   "folder, recognised by its names). Writes OUT/grades.csv, "
+                                   "OUT/feedback/<student>.html (no hidden tests shown), OUT/report.html "
+                                   "and items.csv (item analysis), OUT/similarity.html and .csv, "
+                                   "OUT/feedback.zip, the LMS import files, and nbgrader's course "
+                                   "directory OUT/course. Submissions are never modified.")
     g.add_argument("assignment", metavar="ASSIGNMENT", help=", ".join(course.ASSIGNMENTS))
     g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
     g.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
@@ -105,6 +116,27 @@ def parser():
                    help="wall-clock limit for one submission (default 600)")
     g.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
                    help="time limit of one cell (default: the course config's, 60)")
+    t = g.add_argument_group("the term: LMS downloads, late policy, written answers, overrides "
+                                 "(autograder/INSTRUCTORS.md)")
+    t.add_argument("--roster", type=Path, metavar="CSV",
+                   help="columns id (the LMS's user or participant id), name, email[, student]: "
+                        "students with no submission get a row, unknown ones are reported")
+    t.add_argument("--deadline", metavar="TIME", help="e.g. 2026-03-01T23:59 (UTC offsets allowed)")
+    t.add_argument("--late-per-day", type=float, default=10.0, metavar="PERCENT",
+                   help="penalty per day or part of a day late, in percent of the maximum (default 10)")
+    t.add_argument("--late-cap", type=float, default=100.0, metavar="PERCENT",
+                   help="largest late penalty in percent (default 100)")
+    t.add_argument("--extensions", type=Path, metavar="CSV",
+                   help="columns student (grader id or LMS id) and deadline (or days)")
+    t.add_argument("--lms-gradebook", type=Path, metavar="CSV",
+                   help="your Canvas gradebook export or Moodle grading worksheet, to fill in as "
+                        "OUT/canvas-import.csv or OUT/moodle-import.csv")
+    t.add_argument("--lms-column", metavar="HEADER",
+                   help="the assignment's column in the Canvas export (default: the one naming ASSIGNMENT)")
+    t.add_argument("--manual", type=Path, metavar="CSV",
+                   help="hand-graded written answers: columns student, question, points[, comment, grader]")
+    t.add_argument("--overrides", type=Path, metavar="CSV",
+                   help="columns student, test (a grade id or total), points, reason, by")
     g.set_defaults(run=_grade)
     return p
 

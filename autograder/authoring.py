@@ -102,3 +102,26 @@ if rnn_course is not None:
 def install_cell(url, wheel):
     """The first code cell of every notebook: install the student package if missing (see above)."""
     return readonly(_INSTALL.format(url=url, wheel=wheel), INSTALL_ID)
+
+
+def written(model_answer, grade_id, points):
+    """A written answer graded by hand (nbgrader "manually graded answer"): a markdown cell whose
+    source is the model answer; the release replaces it with nbgrader's "YOUR ANSWER HERE"."""
+    return new_markdown_cell(model_answer.strip(), metadata=_meta(grade_id, grade=True, solution=True,
+                                                                  points=points))
+
+
+def written_ids(notebook_path):
+    """[(grade id, points)] of the written (hand-graded) answer cells, in notebook order."""
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+            for c in nb.cells if c.cell_type == "markdown"
+            and c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")]
+
+
+def written_answers(source_path):
+    """{grade id: model answer} of the written answer cells of a source notebook."""
+    nb = nbformat.read(str(source_path), as_version=4)
+    ids = dict(written_ids(source_path))
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id") in ids}

@@ -55,6 +55,7 @@ class GradeResult:
     reason: str = ""  # "" when nbgrader graded the notebook; else why it scored 0
     note: str = ""  # what went wrong in a notebook that was graded (autograder.runner.notes)
     feedback: Path | None = None
+    seconds: float = 0.0  # wall-clock time to grade it (autograder.runner.grade_one)
 
     @property
     def total(self):
@@ -518,8 +519,15 @@ def _short_page(target, assignment, result, message):
 
 # --- grading a folder ----------------------------------------------------------------------------
 
+class Graded(list):
+    """The GradeResults of a run, in order; ``finished``: what was written after grading
+    (autograder.outputs.Finished), or None."""
+
+    finished = None
+
+
 def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1, db=None,
-          shard=None, sandbox="auto", timeout=600, cell_timeout=None, limits=None):
+          shard=None, sandbox="auto", timeout=600, cell_timeout=None, limits=None, options=None):
     """Grade every submission of ``assignment`` in ``submissions_dir``; write the outputs to out_dir.
 
     Writes out_dir/grades.csv, out_dir/feedback/<student>.html and keeps nbgrader's course
@@ -528,7 +536,13 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     URL (default SQLite in the course directory); ``shard`` (K, M): only the students of share K
     of M; ``sandbox`` "auto", "on" or "off" (autograder.containment); ``timeout`` seconds per
     submission, everything done for it included; ``cell_timeout`` seconds per cell (default: the
-    course config's); ``limits`` the kernels' autograder.containment.Limits (default Limits()). A run interrupted halfway resumes from out_dir/journal. Returns the GradeResults.
+    course config's); ``limits`` the kernels' autograder.containment.Limits (default Limits()). A
+    run interrupted halfway resumes from out_dir/journal.
+
+    ``submissions_dir`` may also be a Canvas or Moodle download, zip or folder (autograder.lms).
+    After grading, autograder.outputs writes the report, similarity report and LMS exports;
+    ``options`` (autograder.outputs.Options) holds the instructor's files for them. Returns the
+    GradeResults (a :class:`Graded` list).
     """
     from . import runner
     from .containment import Limits, grading_kernel
@@ -536,13 +550,18 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     from .execution import trusted_modules
     from .kernel import TRUSTED_VARIABLE
 
+    from . import outputs
+
     source_notebook(assignment)  # UnknownAssignment before any work
+    outputs.check_options(options, assignment)  # the instructor's files, before any work
     _quiet_gradebook_warnings()
-    submissions = [s for s in find_submissions(assignment, submissions_dir) if in_shard(s.student, shard)]
+    out_dir = Path(out_dir)
+    download = _lms_download(assignment, submissions_dir, out_dir)
+    found = download.submissions if download else find_submissions(assignment, submissions_dir)
+    submissions = [s for s in found if in_shard(s.student, shard)]
     for sub in submissions:
         if sub.warning:
             print(f"warning: {sub.warning}", file=sys.stderr)
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = runner.run_seed(out_dir / "journal", seed)
     url = gradebook_url(db, out_dir / "course")
@@ -565,7 +584,29 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
             else:
                 os.environ[name] = value
     write_csv(results, tests, out_dir / "grades.csv")
+    results = Graded(results)
+    # hook: the post-grading step (report, similarity, written answers, late policy, exports)
+    results.finished = outputs.finish(assignment, results, tests, out_dir, options, download,
+                                      submissions, url, api.coursedir.course_id)
     return results
+
+
+def _lms_download(assignment, source, out_dir):
+    """Hook: a Canvas or Moodle download (zip or folder) read by autograder.lms, else None.
+
+    A zip is unpacked into ``out_dir/lms/`` (the grader's copy, replaced on every run).
+    """
+    from . import lms
+
+    if not lms.is_download(source):
+        return None
+    unpack = Path(out_dir) / "lms"
+    if Path(source).resolve().is_relative_to(unpack.resolve()):
+        raise SubmissionsError(f"{source} is inside {unpack}, which the grader replaces: "
+                               f"give the download from the LMS, or another --out")
+    if unpack.exists():
+        shutil.rmtree(unpack)
+    return lms.read_download(assignment, source, unpack)
 
 
 def _quiet_gradebook_warnings():

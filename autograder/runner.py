@@ -188,6 +188,7 @@ def grade_one(api, run, submission):
             reason = f"the grader could not process it ({type(exc).__name__}: {grading._first_line(exc)})"
         result = _zero(run, submission, reason)
         result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
+    result.seconds = round(time.monotonic() - start, 3)
     return result
 
 
@@ -294,8 +295,14 @@ def _gid(cell):
 
 
 def _ids(nb, kind):
-    """Grade ids of the cells of ``kind`` ("grade": tests, "solution": answers), in order."""
-    return [_gid(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get(kind)]
+    """Grade ids of the cells of ``kind`` ("grade": tests, "solution": answers), in order.
+
+    A written answer (graded by hand) is grade and solution: it counts as an answer, not a test.
+    """
+    meta = [(_gid(c), c.metadata.get("nbgrader", {})) for c in nb.cells]
+    if kind == "grade":
+        return [gid for gid, m in meta if m.get("grade") and not m.get("solution")]
+    return [gid for gid, m in meta if m.get(kind)]
 
 
 def _add_note(feedback, note):

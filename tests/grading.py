@@ -23,7 +23,7 @@ import pytest
 
 import notebook_cells
 
-from autograder.authoring import answers, fill
+from autograder.authoring import answers, fill, written_answers
 from autograder.course import NOTEBOOKS, source_notebook
 from autograder.grade import grade, grade_cells
 
@@ -39,8 +39,9 @@ def points(assignment):
 
 
 def solved(assignment, **changes):
-    """The student copy with every answer cell holding the solution; ``changes`` replace cells."""
-    filled = answers(source_notebook(assignment))
+    """The student copy with every answer cell holding the solution (the written answers their
+    model answer); ``changes`` replace cells."""
+    filled = {**answers(source_notebook(assignment)), **written_answers(source_notebook(assignment))}
     filled.update(changes)
     return fill(student_copy(assignment), filled)
 
