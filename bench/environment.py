@@ -2,9 +2,9 @@
 
 Every timed program runs in a worker process (:mod:`bench.worker`) started with the same
 environment: ``*_NUM_THREADS`` set to the benchmark's thread count before numpy or torch is
-imported, and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed. This machine may set those two for
-older OpenBLAS builds; they make a current numpy pick a slower kernel (Haswell instead of
-SkylakeX). ``--keep-openblas-env`` keeps them. Tests never change them.
+imported, and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so that numpy runs the kernel its
+OpenBLAS picks for this CPU, as a user's numpy does (some machines set the two for older OpenBLAS
+builds). ``--keep-openblas-env`` keeps them. Tests never change them.
 """
 
 import os
