@@ -6,8 +6,8 @@ the layer's matrix products (:func:`bench.layers.gemm_products`). Printed per ro
 wall times, the ratio rnn_ref / torch (below 1: rnn_ref is faster) with its range over the
 rounds and in process CPU time, and the GEMM efficiency of rnn_ref and of torch: numpy's time
 for the same products / the layer's time (rnn_ref's goal: 0.80 or more), in wall time and,
-steadier on a shared machine, in process CPU time. Every table starts
-with the CPU, numpy's BLAS kernel and torch's parallel set-up, and ends with the load average.
+steadier on a shared machine, in process CPU time. Every table starts with the CPU, numpy's
+BLAS kernel and torch's parallel set-up, and ends with the load average.
 """
 
 import argparse
@@ -20,7 +20,7 @@ from bench.timing import alternate, run_worker
 
 SIZES = [(32, 50, 128, 128), (64, 100, 128, 256), (128, 200, 128, 512)]  # (N, T, D, H)
 QUICK_SIZES = [(32, 50, 64, 128)]
-EFFICIENCY_GOAL = 0.80  # rnn_ref's time >= 80 % of numpy's matmul throughput for the same products
+EFFICIENCY_GOAL = 0.80  # rnn_ref at >= 80 % of numpy's matmul throughput for the same products
 
 
 def parse_args(argv=None):
@@ -43,7 +43,10 @@ def best(answers, pass_, key="wall"):
 
 
 def measure(layer, size, dtype, args, env, tmp):
-    """Time the three programs of one case; returns {pass: {library: answers...}} after checking outputs."""
+    """Time the three programs of one case, after checking that rnn_ref and torch agree.
+
+    Returns {library: [the worker's answer in round 1, round 2, ...]}.
+    """
     import numpy as np
 
     N, T, D, H = size
