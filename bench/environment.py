@@ -1,59 +1,88 @@
-"""The benchmark's process environment: BLAS variables and threads, set before numpy loads.
+"""The benchmark's process environment: what machine, which BLAS, how many threads.
 
-OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE may be set on this machine (older OpenBLAS builds
-need them); they make a current numpy pick a slower kernel. For the benchmark only, the
-process re-executes itself without them and reports which kernel numpy then runs. Tests never
-change them.
+Every timed program runs in a worker process (:mod:`bench.worker`) started with the same
+environment: ``*_NUM_THREADS`` set to the benchmark's thread count before numpy or torch is
+imported, and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed, so that numpy runs the kernel its
+OpenBLAS picks for this CPU, as a user's numpy does (some machines set the two for older OpenBLAS
+builds). ``--keep-openblas-env`` keeps them. Tests never change them.
 """
 
 import os
-import sys
+import platform
 
 SLOWING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-REMOVED_MARK = "RNN_BENCH_REMOVED"  # what the re-executed process was started without
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16")
 
 
-def reexec_without_slowing_variables(keep):
-    """Re-run ``python -m bench`` with the same arguments, minus the OpenBLAS overrides.
-
-    Does nothing when ``keep`` is true, when none is set, or in the re-executed process itself.
-    Must run before numpy is imported.
-    """
-    found = {k: os.environ[k] for k in SLOWING_VARIABLES if k in os.environ}
-    if keep or not found or REMOVED_MARK in os.environ:
-        return
-    env = {k: v for k, v in os.environ.items() if k not in found}
-    env[REMOVED_MARK] = ",".join(f"{k}={v}" for k, v in found.items())
-    os.execve(sys.executable, [sys.executable, "-m", "bench", *sys.argv[1:]], env)
-
-
-def set_thread_variables(threads):
-    """Thread counts for every BLAS and OpenMP runtime, as environment variables (before import)."""
+def worker_environment(threads, keep_openblas_env=False):
+    """(environment for every worker, names of the OpenBLAS overrides removed from it)."""
+    env = dict(os.environ)
+    removed = []
+    if not keep_openblas_env:
+        removed = [f"{k}={env.pop(k)}" for k in SLOWING_VARIABLES if k in env]
     for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+        env[name] = str(threads)
+    return env, removed
 
 
-def limit_threads(threads):
-    """Limit numpy's BLAS and torch to ``threads`` after import; return a description of numpy's BLAS."""
-    import torch
-
-    torch.set_num_threads(threads)
+def cpu_description():
+    """One line naming the CPU: model, family/model/stepping, vector ISA, cores, hypervisor."""
+    fields, flags = {}, set()
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:  # the environment variables set before import still hold
-        return f"numpy BLAS: unknown (threadpoolctl missing), {threads} threads from the environment"
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if not sep:
+                    if fields:
+                        break  # the first processor is enough
+                    continue
+                if key == "flags":
+                    flags = set(value.split())
+                fields.setdefault(key, value)
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs"
+    isa = [f for f in ISA_FLAGS if f in flags]
+    where = ", virtual machine" if "hypervisor" in flags else ""
+    return (f"{fields.get('model name', '?')} ({fields.get('vendor_id', '?')} family "
+            f"{fields.get('cpu family', '?')} model {fields.get('model', '?')} stepping "
+            f"{fields.get('stepping', '?')}), {os.cpu_count()} logical CPUs{where}; "
+            f"ISA: {' '.join(isa) or 'none of ' + ' '.join(ISA_FLAGS)}")
+
+
+def numpy_blas(threads):
+    """numpy's BLAS, as numpy's build config and threadpoolctl (if installed) see it; limits it to ``threads``."""
     import numpy as np
 
+    try:
+        config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        built = f"{config.get('name', '?')} {config.get('version', '?')}"
+    except Exception:  # older numpy: no dict mode
+        built = "?"
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return f"numpy {np.__version__}, BLAS {built} (threadpoolctl not installed: kernel unknown)"
     threadpool_limits(limits=threads, user_api="blas")
     numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
     for pool in threadpool_info():
         if pool["user_api"] == "blas" and pool["filepath"].startswith(numpy_dir) and "numpy" in pool["filepath"]:
-            kernel = pool.get("architecture", "?")
-            return f"numpy BLAS: {pool['internal_api']} {pool['version']}, kernel {kernel}, {pool['num_threads']} threads"
-    return f"numpy BLAS: not found by threadpoolctl, {threads} threads requested"
+            return (f"numpy {np.__version__}, BLAS {built}: {pool['internal_api']} {pool['version']}, "
+                    f"kernel {pool.get('architecture', '?')}, {pool['num_threads']} threads")
+    return f"numpy {np.__version__}, BLAS {built} (not found by threadpoolctl)"
 
 
-def removed_variables():
-    """The OpenBLAS overrides this process was started without ('' if none)."""
-    return os.environ.get(REMOVED_MARK, "")
+def torch_parallel(threads):
+    """torch's version, parallel backend, thread count and math libraries; sets its threads to ``threads``."""
+    import re
+
+    import torch
+
+    torch.set_num_threads(threads)
+    info = torch.__config__.parallel_info()
+    found = lambda pattern: (re.search(pattern, info) or [None, "?"])[1]
+    onednn = found(r"MKL-DNN (v[\d.]+)") if torch.backends.mkldnn.is_available() else "off"
+    mkl = found(r"Math Kernel Library Version ([\d.]+)") if torch.backends.mkl.is_available() else "off"
+    return (f"torch {torch.__version__}, {found(r'ATen parallel backend: (.*)')} backend, "
+            f"{torch.get_num_threads()} threads (at::get_num_threads), oneDNN {onednn}, MKL {mkl}")

@@ -6,7 +6,11 @@ student copies in turn) with the same test seed. The plain nbgrader run gets a c
 directory prepared beforehand (source, generated assignment, submitted/ folders), so its time
 is autograding alone; ``grade`` is timed from the command line to its CSV, course set-up and
 feedback included. A second plain figure adds ``nbgrader generate_feedback``, the work ``grade``
-also does. Target: grade / plain autograde <= 1.2. Wall and CPU seconds are both printed: on a
+also does. Target: grade / plain autograde <= 1.2.
+
+``--profile`` instead prints where a submission's time goes (kernel start, imports, the cells,
+nbgrader's gradebook and file work, feedback, the grader's own work), with and without the
+sandbox, for a small class graded in one process (:mod:`bench.grading_profile`). Wall and CPU seconds are both printed: on a
 machine shared with other work the wall times drift between the two runs, CPU much less.
 """
 
@@ -64,13 +68,25 @@ def line(label, seconds, n):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.grading", description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="a1_elman")
-    parser.add_argument("--count", type=int, default=20, help="number of submissions (default 20)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="number of submissions (default 20; 6 with --profile)")
     parser.add_argument("--grade-only", action="store_true",
                         help="time `grade` alone, without the plain nbgrader baseline "
                              "(e.g. --assignment a4_lstm --count 100)")
+    parser.add_argument("--profile", action="store_true",
+                        help="where the time goes, part by part, for a small class (default count 6)")
     parser.add_argument("--grade-options", default="", metavar="OPTIONS",
                         help="extra options for grade, e.g. \"--jobs 1 --sandbox off\"")
     args = parser.parse_args(argv)
+    args.count = args.count or (6 if args.profile else 20)
+    if args.profile:
+        from bench import grading_profile
+
+        with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+            folder = Path(tmp) / "submissions"
+            write_submissions(folder, args.assignment, args.count)
+            grading_profile.main(args.assignment, folder)
+        return
 
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ, AUTOGRADER_SEED="2024", PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))

@@ -56,24 +56,35 @@ def elman_step_backward(dh, cache):
     return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
+_IN_PLACE = {"tanh": lambda a: np.tanh(a, out=a), "relu": lambda a: np.maximum(a, 0, out=a)}
+
+
 def elman_forward(x, h0, Wx, Wh, b, activation="tanh"):
     """Run the Elman RNN over a whole sequence.
 
     Inputs: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,); activation 'tanh' or 'relu'.
-    Returns (hs, cache): hs (N, T, H), the hidden state at every step (h_1 ... h_T).
-    The input projections x_t @ Wx + b for all steps are one matrix product.
+    Returns (hs, cache): hs (N, T, H), the hidden state at every step (h_1 ... h_T); cache the
+    tuple (x, h0, Wx, Wh, hs, activation) for :func:`elman_backward`.
+
+    The input projections x_t @ Wx + b of all steps are one matrix product; the steps write
+    their states in place into a time-major buffer, whose batch-first view (N, T, H) is the
+    cache's ``hs`` (the returned ``hs`` is a separate copy: it never aliases the cache).
     """
     x, h0, Wx, Wh, b = _check_params(x, h0, Wx, Wh, b, (None, None, None))
-    f, _ = get_activation(activation)
+    get_activation(activation)  # ValueError for an unknown name
+    act = _IN_PLACE[activation]
     N, T, D = x.shape
     H = Wh.shape[0]
-    hs = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, H)  # a_t without the recurrent term
+    projected = (x.reshape(N * T, D) @ Wx).reshape(N, T, H)  # x_t Wx, batch first
+    projected += b
+    hs_tm = np.empty((T, N, H), dtype=x.dtype)
     h = h0
     for t in range(T):
-        a = hs[:, t]
-        a += h @ Wh
-        h = hs[:, t] = f(a)
-    return hs.copy(), (x, h0, Wx, Wh, hs, activation)  # the caller's hs never aliases the cache
+        a = np.matmul(h, Wh, out=hs_tm[t])  # the recurrent part, then the input part added
+        a += projected[:, t]
+        h = act(a)
+    hs = hs_tm.transpose(1, 0, 2)
+    return np.ascontiguousarray(hs), (x, h0, Wx, Wh, hs, activation)
 
 
 def elman_backward(dhs, cache):
@@ -82,25 +93,31 @@ def elman_backward(dhs, cache):
     Inputs: dhs (N, T, H), the gradient of the loss with respect to every h_t (from the
     layers above; the recurrence adds its own part); cache from the forward.
     Returns (dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,)). Weight gradients are
-    summed over all time steps.
+    summed over all time steps, each one matrix product over all steps.
     """
     x, h0, Wx, Wh, hs, activation = cache
     dhs = check_shape("dhs", dhs, hs.shape)
     _, df = get_activation(activation)
     N, T, D = x.shape
     H = Wh.shape[0]
-    das = np.empty_like(hs)
-    dh_next = np.zeros((N, H), dtype=hs.dtype)  # gradient flowing back from step t+1
+    dtype = hs.dtype
+    hs_tm = np.ascontiguousarray(hs.transpose(1, 0, 2))  # no copy for the forward's own cache
+    local = df(hs_tm)  # (T, N, H): d h_t / d a_t, from the outputs
+    dhs_tm = dhs.transpose(1, 0, 2)
+    das = np.empty((T, N, H), dtype=dtype)
+    dh_next = np.zeros((N, H), dtype=dtype)  # gradient flowing back from step t+1
+    Wh_T = np.ascontiguousarray(Wh.T)  # a contiguous copy: the per-step product is faster with it
     for t in reversed(range(T)):
-        da = (dhs[:, t] + dh_next) * df(hs[:, t])
-        das[:, t] = da
-        dh_next = da @ Wh.T
-    h_prevs = np.concatenate([h0[:, None, :], hs[:, :-1]], axis=1)  # h_{t-1} for every t
-    das2 = das.reshape(N * T, H)
-    dx = (das2 @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ das2
-    dWh = h_prevs.reshape(N * T, H).T @ das2
-    return dx, dh_next, dWx, dWh, das2.sum(axis=0)
+        da = np.add(dhs_tm[t], dh_next, out=das[t])  # never written: dhs
+        da *= local[t]
+        np.matmul(da, Wh_T, out=dh_next)
+    h_prevs = np.empty_like(das)  # h_{t-1} for every t, time major
+    h_prevs[0], h_prevs[1:] = h0, hs_tm[:-1]
+    dWh = h_prevs.reshape(T * N, H).T @ das.reshape(T * N, H)
+    das_bf = np.ascontiguousarray(das.transpose(1, 0, 2)).reshape(N * T, H)
+    dx = (das_bf @ Wx.T).reshape(N, T, D)
+    dWx = x.reshape(N * T, D).T @ das_bf
+    return dx, dh_next, dWx, dWh, das_bf.sum(axis=0)
 
 
 def elman_state_function(Wx, Wh, b, activation="tanh"):

@@ -183,6 +183,11 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, reset="after"):
     ax = np.empty((T, N, 3 * H), dtype=dtype)
     np.matmul(x_tm.reshape(T * N, D), Wx * scale, out=ax.reshape(T * N, 3 * H))
     Wh_scaled, bx_scaled, bh_scaled = Wh * scale, bx * scale, bh * scale
+    # Biases added to the input parts each step: both biases of r and z (they are summed in
+    # either form), and b_xn; b_hn belongs to the hidden part of the candidate (hn).
+    bias = bx_scaled.copy()
+    bias[:2 * H] += bh_scaled[:2 * H]
+    bh_n = bh[2 * H:]
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
     hn = np.empty((T, N, H), dtype=dtype)
@@ -192,26 +197,24 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, reset="after"):
         rh = np.empty((N, H), dtype=dtype)
     for t in range(T):
         a = ax[t]  # (N, 3H): input parts, becomes the gates r, z, n
-        a += bx_scaled  # per step, where the block is in cache
+        a += bias  # per step, where the block is in cache
         h = hs[t]
         if reset == "after":
             np.matmul(h, Wh_scaled, out=ah)
-            ah += bh_scaled
             a[:, :2 * H] += ah[:, :2 * H]
         else:
             a[:, :2 * H] += np.matmul(h, Wh_rz, out=ah[:, :2 * H])
-            a[:, :2 * H] += bh_scaled[:2 * H]
         rz = a[:, :2 * H]
         np.tanh(rz, out=rz)
         rz *= 0.5
         rz += 0.5
         r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
         if reset == "after":
-            np.copyto(hn[t], ah[:, 2 * H:])
+            np.add(ah[:, 2 * H:], bh_n, out=hn[t])
             n += np.multiply(r, hn[t], out=ah[:, 2 * H:])
         else:
             np.matmul(np.multiply(r, h, out=rh), Wh_n, out=hn[t])
-            hn[t] += bh[2 * H:]
+            hn[t] += bh_n
             n += hn[t]
         np.tanh(n, out=n)
         h_new = hs[t + 1]
