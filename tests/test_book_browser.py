@@ -14,8 +14,8 @@ it. ``tests/reader_checks.js`` then measures, in the page:
 - text with a contrast ratio below 3 against what is behind it;
 and the page's failed requests (404s) and script errors are collected.
 
-The pages run in parallel tabs of one browser, once per width (light, then dark on the same
-load). A full-page screenshot of every page at both widths (and the first screen in dark mode)
+The pages run in parallel tabs of one browser, one load per width and colour scheme (the theme
+reads the scheme when the page loads). A full-page screenshot of every page at both widths (and the first screen in dark mode)
 goes to ``_build/gallery/``, with an ``index.html`` that shows them all.
 """
 
@@ -58,36 +58,21 @@ def slug(page):
     return page.replace("/", "__")
 
 
-def read_page(tab, url, page, width_name):
-    """Load one page at one width; returns {mode: findings} and writes the screenshots."""
+def read_page(tab, url, page, width_name, mode):
+    """Load one page at one width in one colour scheme; returns the findings, saves a screenshot."""
     width, height = WIDTHS[width_name]
-    tab.set_viewport(width, height, dark=False)
+    tab.set_viewport(width, height, dark=(mode == "dark"))
     tab.goto(url)
     tab.wait_for_mathjax()
     tab.evaluate(EXPAND)
     tab.wait_for_mathjax()
     tab.evaluate("document.fonts.ready.then(() => true)")
-    results = {}
-    for mode in MODES:
-        tab.set_dark(mode == "dark")
-        theme = tab.evaluate(f"""new Promise(resolve => {{
-          const start = Date.now();
-          (function poll() {{
-            const theme = document.documentElement.dataset.theme;
-            if (theme === "{mode}" || Date.now() - start > 5000) resolve(theme); else setTimeout(poll, 50);
-          }})();
-        }})""")
-        findings = tab.evaluate(f"({CHECKS})({FLOOR_PX})", timeout=120)
-        findings["theme"] = theme
-        results[mode] = findings
-        shot = GALLERY / f"{slug(page)}.{width_name}.{mode}.jpg"
-        tab.screenshot(shot, full_page=(mode == "light"))
-    failed = tab.failed_requests()
-    errors = tab.exceptions()
-    for findings in results.values():
-        findings["failed_requests"] = failed
-        findings["errors"] = errors
-    return results
+    findings = tab.evaluate(f"({CHECKS})({FLOOR_PX})", timeout=120)
+    findings["theme"] = tab.evaluate("document.documentElement.dataset.theme")
+    findings["failed_requests"] = tab.failed_requests()
+    findings["errors"] = tab.exceptions()
+    tab.screenshot(GALLERY / f"{slug(page)}.{width_name}.{mode}.jpg", full_page=(mode == "light"))
+    return findings
 
 
 def write_gallery(pages):
@@ -123,23 +108,23 @@ def reader_views(book):
     jobs = queue.Queue()
     for page in pages:
         for width_name in WIDTHS:
-            jobs.put((page, width_name))
+            for mode in MODES:
+                jobs.put((page, width_name, mode))
     views, lock = {}, threading.Lock()
 
     def worker(browser):
         tab = browser.new_page()
         while True:
             try:
-                page, width_name = jobs.get_nowait()
+                page, width_name, mode = jobs.get_nowait()
             except queue.Empty:
                 return
             try:
-                results = read_page(tab, f"{base}/{page}.html", page, width_name)
+                findings = read_page(tab, f"{base}/{page}.html", page, width_name, mode)
             except headless.DevToolsError as error:
-                results = {mode: {"error": str(error)} for mode in MODES}
+                findings = {"error": str(error)}
             with lock:
-                for mode, findings in results.items():
-                    views[page, width_name, mode] = findings
+                views[page, width_name, mode] = findings
 
     try:
         with headless.Browser() as browser:

@@ -196,7 +196,7 @@ class Browser:
             browser = websocket.create_connection(self.endpoint, timeout=60, suppress_origin=True)
             try:
                 browser.send(json.dumps({"id": 1, "method": "Target.createTarget",
-                                         "params": {"url": "about:blank"}}))
+                                         "params": {"url": "about:blank", "newWindow": True}}))
                 while True:
                     message = json.loads(browser.recv())
                     if message.get("id") == 1:
