@@ -15,8 +15,9 @@ async (floorPx) => {
     return s.visibility !== "hidden" && s.display !== "none" && parseFloat(s.opacity) > 0;
   };
   const describe = (el) => {
-    const tex = el.closest(".math, .MathJax_Display")?.parentElement?.querySelector('script[type^="math/tex"]')
-                || el.parentElement?.querySelector('script[type^="math/tex"]');
+    const frame = el.matches(".MathJax_Display") ? el.querySelector(".MathJax") : el;
+    const tex = (frame?.id?.endsWith("-Frame") && document.getElementById(frame.id.slice(0, -6)))
+                || el.closest("div.math")?.querySelector('script[type^="math/tex"]');
     const text = (tex ? tex.textContent : el.textContent || el.getAttribute("src") || "")
                  .replace(/\s+/g, " ").trim();
     const id = el.closest("[id]")?.id || "";
@@ -104,6 +105,13 @@ async (floorPx) => {
     "reST directive": /^\.\. [a-z-]+::/m,
     "math delimiters": /\$\$|\\\(|\\\[|(^|\s)\$[^$\s][^$\n]*\$/,
   };
+  // Plain-text blocks (docstrings on the API page) are prose too: no roles, no doubled backquotes.
+  const plain = [...article.querySelectorAll("div.highlight-text pre")].map((p) => p.textContent).join("\n");
+  for (const [name, pattern] of [["reST role in a plain-text block", patterns["reST role"]],
+                                 ["doubled backquotes in a plain-text block", patterns["doubled backquotes"]]]) {
+    const match = plain.match(pattern);
+    if (match) findings.raw.push(`${name}: "${plain.slice(Math.max(0, match.index - 40), match.index + 60).replace(/\s+/g, " ")}"`);
+  }
   for (const [name, pattern] of Object.entries(patterns)) {
     const match = text.match(pattern);
     if (match) {
