@@ -22,6 +22,7 @@ goes to ``_build/gallery/``, with an ``index.html`` that shows them all.
 import html
 import json
 import queue
+import re
 import sys
 import threading
 from functools import partial
@@ -194,3 +195,37 @@ def test_the_checks_catch_what_they_claim_to(tmp_path):
     assert "table row" in raw and "reST role" in raw and "doubled backquotes" in raw
     assert findings["alt"] == ['missing.png: alt=""']
     assert any("grey on grey" in c for c in findings["contrast"])
+
+
+def heading_text(page):
+    """The title (h1) of a built page, without its section number and link mark."""
+    match = re.search(r"<h1[^>]*>(.*?)</h1>", (HTML_DIR / f"{page}.html").read_text(), re.S)
+    text = html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).replace("#", "").strip()
+    return re.sub(r"^\d+\.\s*", "", text)
+
+
+def test_the_pdf_has_every_chapter_and_is_linked_from_the_front_page(book):
+    from pypdf import PdfReader
+
+    if headless.chromium_path() is None:
+        pytest.skip("Debian package chromium is not installed: the build makes no PDF")
+    front = (HTML_DIR / "book" / "intro.html").read_text()
+    links = re.findall(r'href="([^"]*rnn-course\.pdf)"', front)
+    assert links, "the front page does not link the PDF"
+    pdf = (HTML_DIR / "book" / links[0]).resolve()
+    assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(pdf)
+    pages = toc_pages()
+    assert len(reader.pages) > 3 * len(pages)
+
+    def titles(outline):
+        for item in outline:
+            yield from titles(item) if isinstance(item, list) else [item.title]
+
+    bookmarks = " | ".join(titles(reader.outline))
+    missing = [page for page in pages if heading_text(page) not in bookmarks]
+    assert missing == [], f"pages without a bookmark in the PDF: {missing}"
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    for page in pages:
+        assert heading_text(page) in text, f"{page}: its title is not printed in the PDF"
+    assert "Math Processing Error" not in text and "$$" not in text

@@ -37,6 +37,7 @@ PRINT_CSS = """<style>
   .print-chapter:first-child { break-before: auto; }
   .bd-article-container, .bd-article { max-width: none !important; }
   body { background: white; }
+  article.bd-article h1 { display: block !important; }  /* the theme hides titles in print */
 </style>"""
 
 
