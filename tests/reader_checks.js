@@ -91,6 +91,8 @@ async (floorPx) => {
   prose.querySelectorAll("pre, code, tt, kbd, script, style, .MathJax, .MathJax_Display, .MathJax_Preview, "
                          + ".MJX_Assistive_MathML, .math, .highlight, .cell_input, .headerlink, .output")
        .forEach((n) => n.remove());
+  prose.querySelectorAll("p, li, div, h1, h2, h3, h4, h5, h6, td, th, dt, dd, blockquote, br")
+       .forEach((e) => e.append("\n"));  // block ends are line ends, as the reader sees them
   const text = prose.textContent;
   const patterns = {
     "table row": /^[ \t]*\|[^\n]*\|[ \t]*$/m,
@@ -145,7 +147,7 @@ async (floorPx) => {
     }
     if (!/\.png($|\?)/.test(img.src) || !visible(img)) continue;
     findings.figures += 1;
-    const meta = await pngText(img.src);
+    const meta = await pngText(img.src).catch(() => ({}));  // an image that fails to load is a failed request
     const shown = img.getBoundingClientRect().width / img.naturalWidth;
     if (!("MinFontPx" in meta)) {
       findings.small.push(`${img.getAttribute("src")}: no text-size record (draw it with figures.style loaded)`);

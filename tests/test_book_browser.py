@@ -194,6 +194,7 @@ def test_the_checks_catch_what_they_claim_to(tmp_path):
     raw = " ".join(findings["raw"])
     assert "table row" in raw and "reST role" in raw and "doubled backquotes" in raw
     assert findings["alt"] == ['missing.png: alt=""']
+    assert findings["small"] == ["missing.png: no text-size record (draw it with figures.style loaded)"]
     assert any("grey on grey" in c for c in findings["contrast"])
 
 
