@@ -5,8 +5,8 @@ x_1 ... x_t:
 
 .. math::
 
-    h_t = \tanh(x_t W_x + h_{t-1} W_h + b), \qquad s_t = h_t W_y + b_y, \qquad
-    L = \frac{1}{N} \sum_n \sum_t -\log \mathrm{softmax}(s_t)_{y_t}
+    h_t = \tanh(x_t W_x + h_{t-1} W_h + b), \qquad u_t = h_t W_y + b_y, \qquad
+    L = \frac{1}{N} \sum_n \sum_t -\log \mathrm{softmax}(u_t)_{y_t}
 
 Full BPTT differentiates L through every step back to h_0. Truncated BPTT with window k cuts
 the sequence into chunks of k steps. Each chunk starts from the hidden state the previous chunk

@@ -3,8 +3,12 @@ no-mutation check. Gradient checks use rnn_ref.gradcheck directly (check_layer_g
 layers, numerical_gradient(..., order=4) for scalar losses)."""
 
 import os
+import re
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +99,13 @@ def unchanged():
         return check
 
     return snapshot
+
+
+@pytest.fixture(scope="session")
+def book():
+    """Build the whole book once (for tests/test_book*.py); returns (returncode, output)."""
+    root = Path(__file__).resolve().parents[1]
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", ".", "--all", "-W", "-n", "--keep-going"], cwd=root,
+                          capture_output=True, text=True, timeout=1200)
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # no colours

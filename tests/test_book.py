@@ -61,15 +61,6 @@ def source(page):
     return (ROOT / f"{page}.md").read_text()
 
 
-@pytest.fixture(scope="session")
-def book():
-    """Build the whole book once; returns the build's combined output."""
-    jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", ".", "--all", "-W", "-n", "--keep-going"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # no colours
-
-
 class Tags(HTMLParser):
     """Collects (tag, attributes) of every start tag."""
 

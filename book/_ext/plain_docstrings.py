@@ -5,7 +5,8 @@ rnn_ref's docstrings list inputs and outputs with their shapes in free-form, ind
 as ``|a - b|`` or ``*inputs`` become markup errors. This extension keeps the first paragraph (the
 summary) as text, with ``|`` and ``*`` escaped outside code spans, and shows the rest of the
 docstring as a literal block, exactly as in the source, with Sphinx roles reduced to their
-target (:func:`unroll` -> unroll). Module docstrings, which use reStructuredText on purpose
+target (:func:`unroll` -> unroll) and doubled backquotes dropped (``xs[:, t]`` -> xs[:, t]), since
+a literal block shows markup as typed. Module docstrings, which use reStructuredText on purpose
 (``.. math::``), are left alone.
 """
 
@@ -13,6 +14,7 @@ import re
 
 ROLE = re.compile(r":[a-z:]+:`~?([^`]+)`")
 CODE = re.compile(r"(``.*?``|`[^`]*`)")
+LITERAL = re.compile(r"``(.+?)``")
 
 
 def escape_outside_code(line):
@@ -27,7 +29,7 @@ def plain_lines(lines):
         return lines
     end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
     summary = [escape_outside_code(line) for line in lines[:end]]
-    body = [ROLE.sub(r"\1", line) for line in lines[end:]]
+    body = [LITERAL.sub(r"\1", ROLE.sub(r"\1", line)) for line in lines[end:]]
     while body and not body[0].strip():
         body.pop(0)
     while body and not body[-1].strip():

@@ -8,7 +8,7 @@ from matplotlib.patches import FancyBboxPatch
 
 CELL = "#cfe2f3"      # recurrent cells
 INPUT = "#d9ead3"     # inputs x_t
-OUTPUT = "#fce5cd"    # outputs y_t
+OUTPUT = "#fce5cd"    # outputs (predictions) y-hat_t
 BACKWARD = "#c0392b"  # gradient arrows
 
 
@@ -56,7 +56,7 @@ def unrolled(ax, T=4, cell="R", state="s", output="O", show_outputs=True, backwa
         arrow(ax, (xs[t - 1], 0), (x, 0), text=weights if t > 1 or weights else None)
         if show_outputs:
             box(ax, (x, 1.3), output, "white", w=0.55, h=0.4, fontsize=10)
-            box(ax, (x, 2.5), f"$y_{t}$", OUTPUT, w=0.55)
+            box(ax, (x, 2.5), rf"$\hat y_{t}$", OUTPUT, w=0.55)
             arrow(ax, (x, 0), (x, 1.3), text=f"${state}_{t}$", offset=(0.32, -0.1))
             arrow(ax, (x, 1.3), (x, 2.5))
             if backward:

@@ -94,19 +94,22 @@ def gate_activations(senti, sentence, units=16):
     gates = {k: np.asarray(v) for k, v in senti["lstm"]["gates"][sentence].items()}  # (T, H) each
     shown = np.argsort(-np.ptp(gates["c"], axis=0))[:units]
     words = sentence.split()
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.6), sharey=True)
+    fig, axes = plt.subplots(2, 2, figsize=(8.5, 6.4), sharey=True)
     panels = [("i", "input gate i", "viridis", (0, 1)), ("f", "forget gate f", "viridis", (0, 1)),
               ("o", "output gate o", "viridis", (0, 1)), ("c", "cell state c", "RdBu_r", None)]
-    for ax, (key, title, cmap, limits) in zip(axes, panels):
+    for ax, (key, title, cmap, limits) in zip(axes.flat, panels):
         values = gates[key][:, shown].T
         if limits is None:
             m = np.abs(values).max()
             limits = (-m, m)
         im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1])
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks(range(len(words)), words, rotation=60, ha="right", fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(len(words)), words, rotation=60, ha="right", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.05)
-    axes[0].set_ylabel("hidden unit")
+    axes[0, 0].set_ylabel("hidden unit")
+    axes[1, 0].set_ylabel("hidden unit")
     fig.tight_layout()
     return fig
 
@@ -171,7 +174,7 @@ def recall_accuracy(mem):
 
 def gradient_norms(mem, gap):
     """||dL/dh_t|| against the distance from the loss, before and after training, for one gap."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), sharey=True)
     for ax, key, title in zip(axes, ["initial_gradient_norms", "trained_gradient_norms"],
                               ["at initialisation", "after training"]):
         for cell, rows in mem["recall"].items():
@@ -179,9 +182,9 @@ def gradient_norms(mem, gap):
             norms = np.asarray(r[key])
             norms = np.where(norms > 0, norms, np.nan)  # an underflow to 0 is left out of the log plot
             ax.plot(np.arange(len(norms))[::-1], norms, color=COLORS[cell], label=cell)
-        ax.set(yscale="log", title=f"gap {gap}, {title}", xlabel="steps between h_t and the loss")
+        ax.set(yscale="log", title=f"gap {gap}, {title}", xlabel="steps between $h_t$ and the loss")
     axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
