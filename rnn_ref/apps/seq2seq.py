@@ -1,6 +1,6 @@
 """Task 5: sequence to sequence, English number words -> digits, with an encoder-decoder.
 
-"four and twenty thousand a hundred and five" -> "24105": the input is words, the output
+"four and twenty thousand one hundred and five" -> "24105": the input is words, the output
 digits, and their lengths and order differ (:func:`rnn_ref.apps.corpora.number_corpus`). A GRU
 encoder-decoder (:class:`rnn_ref.apps.models.Seq2Seq`) is trained with teacher forcing on fresh
 generated pairs at every update and decoded greedily and with a beam search
@@ -34,18 +34,23 @@ MODELS = {
 }
 BEAM_WIDTHS = (1, 3, 10)
 ATTENTION_EXAMPLES = [
-    "four and twenty thousand a hundred and five",
+    "four and twenty thousand one hundred and five",
     "nineteen hundred and eighty four",
     "seven billion three million twelve",
 ]
 
 
 def make_config(attention=False, hidden_size=128, embed_size=32, lr=0.003, batch=64, seconds=600,
-                max_steps=4000, n_test=2400, n_beam=600, seed=0):
-    """A sequence-to-sequence configuration (a dict). Test pairs come from seed + 1000."""
+                max_steps=4000, n_valid=500, n_test=2400, n_beam=600, seed=0):
+    """A sequence-to-sequence configuration (a dict).
+
+    Training pairs are drawn afresh for every update (from seed * 1000003 + update), the
+    validation pairs of the training curve from seed + 2000, the test pairs from seed + 1000;
+    beam search runs on the first n_beam test pairs.
+    """
     return {"task": "seq2seq", "attention": attention, "hidden_size": hidden_size,
             "embed_size": embed_size, "lr": lr, "batch": batch, "seconds": seconds,
-            "max_steps": max_steps, "n_test": n_test, "n_beam": n_beam, "seed": seed}
+            "max_steps": max_steps, "n_valid": n_valid, "n_test": n_test, "n_beam": n_beam, "seed": seed}
 
 
 def encode_pairs(pairs):
@@ -172,7 +177,7 @@ def train_seq2seq(config):
     seed_everything(config["seed"])
     model = Seq2Seq(len(SRC), len(TGT), config["hidden_size"], config["embed_size"], config["attention"])
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    valid = number_corpus(500, config["seed"] + 2000)
+    valid = number_corpus(config["n_valid"], config["seed"] + 2000)
     checkpoints = max(1, config["max_steps"] // 10)
     curve = []
 
