@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from rnn_ref.apps.compressors import bz2_bytes, conditional_bpc, xz_bytes
-from rnn_ref.apps.ngram import HashedKneserNey, KneserNeyNGram, NGramCounts, count_discounts, gram_hashes
+from rnn_ref.apps.ngram import (HashedKneserNey, KneserNeyNGram, NGramCounts, copied_fraction, count_discounts,
+                                 gram_hashes)
 from rnn_ref.apps.text import course_split
 
 
@@ -115,3 +116,11 @@ def test_compressors_as_conditional_coders():
     assert conditional_bpc(xz_bytes, train, copied) < 0.1  # xz copies a stretch it has read
     # bz2 sorts contexts of a block (Burrows-Wheeler) instead of copying; on random text it gains little
     assert conditional_bpc(bz2_bytes, train, copied) < conditional_bpc(bz2_bytes, train, fresh)
+
+
+def test_copied_fraction_counts_characters_inside_long_shared_stretches():
+    train = codes("abcdefghij" * 3 + "0123456789")
+    held = codes("xyz" + "hijabcdefg" + "q" * 7)  # 10 shared characters, 20 in all
+    assert copied_fraction(train, held, 10) == 0.5
+    assert copied_fraction(train, held, 11) == 0.0
+    assert copied_fraction(train, held, 4) == 0.5

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from .models import CharLM, detach_state
 from .compressors import compressor_baselines
-from .ngram import HashedKneserNey, ngram_baselines
+from .ngram import HashedKneserNey, copied_fraction, ngram_baselines
 from .store import cached
 from ..vocab import Vocabulary
 from .text import course_split, fingerprint
@@ -37,6 +37,7 @@ STRONG = {
                           seconds=600, max_steps=1700, dynamic_lrs=(0.01, 0.03, 0.1, 0.3)),
 }
 TEMPERATURES = (0.5, 0.8, 1.0)
+COPY_LENGTHS = (20, 50, 100)
 
 
 def course_data():
@@ -201,7 +202,9 @@ def train_classical(config):
 
     Rows {"smoothing": "kneser-ney" (one discount) or "modified kneser-ney" (three), "n", "bpc"}
     for n = 1 .. max_order, and {"compressor", "bpc", "alone_bpc"} (see
-    :mod:`~rnn_ref.apps.compressors`). All on the course split, computed in the same run.
+    :mod:`~rnn_ref.apps.compressors`). All on the course split, computed in the same run. Also
+    "copied_fraction": {L: the fraction of held-out characters inside a stretch of L or more
+    characters that occurs verbatim in the training text}, for L in COPY_LENGTHS.
     """
     train, heldout, vocab = course_data()
     codes = lambda text: np.array([ord(c) for c in text])
@@ -212,7 +215,9 @@ def train_classical(config):
         bpc = model.bits_per_char(codes(heldout))
         seconds[name] = time.process_time() - cpu0
         rows += [{"smoothing": name, "n": n, "bpc": b} for n, b in bpc.items()]
-    return {"rows": rows, "compressors": compressor_baselines(train, heldout), "cpu_seconds": seconds}
+    copied = {str(n): copied_fraction(codes(train), codes(heldout), n) for n in COPY_LENGTHS}
+    return {"rows": rows, "compressors": compressor_baselines(train, heldout), "cpu_seconds": seconds,
+            "copied_fraction": copied}
 
 
 def classical(retrain=False, results_dir=None):

@@ -259,3 +259,21 @@ class HashedKneserNey:
     def bits_per_char(self, codes, orders=None):
         """{n: held-out bits per character of the order-n model on ``codes``}."""
         return {n: float(-lp.mean()) for n, lp in self.log2_probs(codes, orders).items()}
+
+
+def copied_fraction(train_codes, heldout_codes, length):
+    """The fraction of held-out characters that lie in a stretch of at least ``length``
+    characters which also occurs, character for character, in the training text."""
+    def hashes(codes):
+        c = np.asarray(codes, dtype=np.uint64) + np.uint64(1)
+        h = np.zeros(len(c) - length + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(length):
+                h = h * _BASE + c[j:len(c) - length + 1 + j]
+        return h
+
+    found = np.isin(hashes(heldout_codes), hashes(train_codes))
+    starts = np.zeros(len(heldout_codes) + 1, dtype=np.int64)  # +1 at each start, -1 after its end
+    np.add.at(starts, np.flatnonzero(found), 1)
+    np.add.at(starts, np.flatnonzero(found) + length, -1)
+    return float((np.cumsum(starts)[:-1] > 0).mean())

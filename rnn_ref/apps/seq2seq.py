@@ -41,7 +41,7 @@ ATTENTION_EXAMPLES = [
 
 
 def make_config(attention=False, hidden_size=128, embed_size=32, lr=0.003, batch=64, seconds=600,
-                max_steps=4000, n_valid=500, n_test=2400, n_beam=600, seed=0):
+                max_steps=2000, n_valid=500, n_test=2400, n_beam=600, seed=0):
     """A sequence-to-sequence configuration (a dict).
 
     Training pairs are drawn afresh for every update (from seed * 1000003 + update), the
