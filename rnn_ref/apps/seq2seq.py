@@ -172,6 +172,20 @@ def by_length(pairs, correct):
     return {str(k): [float(np.mean(v)), len(v)] for k, v in sorted(out.items())}
 
 
+LENGTH_RANGES = [(1, 3), (4, 6), (7, 9), (10, 12), (13, 15), (16, 18), (19, 30)]
+
+
+def bucketed(by_length, buckets=LENGTH_RANGES):
+    """{length: [accuracy, count]} -> list of (label, accuracy, count) over ranges of lengths."""
+    out = []
+    for lo, hi in buckets:
+        rows = [(a, n) for k, (a, n) in by_length.items() if k.isdigit() and lo <= int(k) <= hi]
+        count = sum(n for _, n in rows)
+        if count:
+            out.append((f"{lo}-{hi}" if hi < 30 else f"{lo}+", sum(a * n for a, n in rows) / count, count))
+    return out
+
+
 def train_seq2seq(config):
     """Train one encoder-decoder on fresh pairs at every update; returns its measurements."""
     seed_everything(config["seed"])

@@ -7,21 +7,9 @@ and returns a matplotlib figure, or a Markdown string for tables.
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .seq2seq import bucketed
+
 COLORS = {"encoder-decoder": "tab:blue", "attention": "tab:red"}
-BUCKETS = [(1, 3), (4, 6), (7, 9), (10, 12), (13, 15), (16, 18), (19, 30)]
-
-
-def bucketed(by_length, buckets=BUCKETS):
-    """{length: [accuracy, count]} -> list of (label, accuracy, count) over ranges of lengths."""
-    out = []
-    for lo, hi in buckets:
-        rows = [(a, n) for k, (a, n) in by_length.items() if k.isdigit() and lo <= int(k) <= hi]
-        count = sum(n for _, n in rows)
-        if count:
-            out.append((f"{lo}-{hi}" if hi < 30 else f"{lo}+", sum(a * n for a, n in rows) / count, count))
-    return out
-
-
 def accuracy_by_length(s2s):
     """Exact match on the held-out pairs against input length in words, one line per model."""
     fig, ax = plt.subplots(figsize=(7, 3.5))

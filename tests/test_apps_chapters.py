@@ -1,0 +1,73 @@
+"""The chapters' numbers come from the stored results: no measured number is typed into the prose,
+and every claim the prose makes in words holds for the stored results.
+
+The measured numbers of chapter 10 and of chapter 9's comparison with the classical baselines are
+inserted by ``glue`` from code cells that read the stored results, so they cannot go stale. A
+number with a decimal point or a percent sign typed into that prose is a number that can; the
+first test finds them. The other tests check the sentences that state a comparison in words.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rnn_ref.apps import charlm, seq2seq
+from rnn_ref.apps.seq2seq import bucketed
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+
+def prose(text):
+    """Markdown without code blocks, directives' bodies, math, roles and the practice section."""
+    text = text.split("\n## Practice")[0]
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    text = re.sub(r"\$[^$\n]+\$", "", text)
+    return re.sub(r"\{[\w:-]+\}`[^`]*`", "", text)
+
+
+def measured_looking_numbers(text):
+    return re.findall(r"\d+\.\d+|\d+(?:\.\d+)?\s?%", prose(text))
+
+
+SECTIONS = {
+    "10_seq2seq": lambda text: text,
+    "09_applications": lambda text: text.split("(sec-charlm-strong)=")[1].split("(sec-sentiment)=")[0],
+}
+
+
+@pytest.mark.parametrize("chapter", list(SECTIONS))
+def test_no_measured_number_is_typed_into_the_prose(chapter):
+    text = SECTIONS[chapter]((BOOK / f"{chapter}.md").read_text())
+    assert "{glue:text}" in text
+    assert measured_looking_numbers(text) == []
+
+
+def test_the_prose_check_finds_typed_numbers():
+    assert measured_looking_numbers("It reaches 1.56 bits, {glue:text}`x:.2f` and $2^{1.7}$.") == ["1.56"]
+    assert measured_looking_numbers("accuracy of 97 %\n```\nprint(0.5)\n```\n") == ["97 %"]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return charlm.results()
+
+
+@pytest.fixture(scope="module")
+def s2s():
+    return seq2seq.results()
+
+
+def test_language_model_claims(lm):
+    classical = lm["classical"]
+    mkn = {r["n"]: r["bpc"] for r in classical["rows"] if r["smoothing"] == "modified kneser-ney"}
+    kn = {r["n"]: r["bpc"] for r in classical["rows"] if r["smoothing"] == "kneser-ney"}
+    # modified Kneser-Ney beats one discount at every order above 2, and keeps improving to n = 20
+    assert all(mkn[n] < kn[n] for n in range(3, 21))
+    assert min(mkn, key=mkn.get) >= 16
+    # xz copies long stretches: it beats every n-gram and bz2; alone, it is worse than every RNN
+    xz, bz2 = classical["compressors"]
+    assert xz["bpc"] < bz2["bpc"] < min(mkn.values())
+    assert all(xz["alone_bpc"] > r["heldout_bpc"] for r in {**lm["models"], **lm["strong"]}.values())
+    assert classical["copied_fraction"]["50"] > 0.1
