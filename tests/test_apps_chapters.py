@@ -71,3 +71,21 @@ def test_language_model_claims(lm):
     assert xz["bpc"] < bz2["bpc"] < min(mkn.values())
     assert all(xz["alone_bpc"] > r["heldout_bpc"] for r in {**lm["models"], **lm["strong"]}.values())
     assert classical["copied_fraction"]["50"] > 0.1
+
+
+def test_strong_model_claims(lm):
+    """Section "Against the strongest classical baselines" of chapter 9, in words."""
+    mkn = {r["n"]: r["bpc"] for r in lm["classical"]["rows"] if r["smoothing"] == "modified kneser-ney"}
+    xz, bz2 = lm["classical"]["compressors"]
+    strong = next(iter(lm["strong"].values()))
+    # "no recurrent model of the course beats every n-gram order" (ordinary evaluation)
+    assert all(r["heldout_bpc"] > min(mkn.values()) for r in {**lm["models"], **lm["strong"]}.values())
+    # "about half of the ten minutes": the run fits the budget by its step count
+    assert strong["steps"] == strong["config"]["max_steps"] and strong["cpu_seconds"] <= 600
+    # dynamic evaluation: below every n-gram and both compressors; the largest rate was the best
+    dynamic = strong["dynamic_heldout_bpc"]
+    assert min(dynamic.values()) < min(xz["bpc"], bz2["bpc"], min(mkn.values()))
+    assert min(dynamic, key=dynamic.get) == max(dynamic, key=float)
+    # "the 60-second LSTM ... beaten from order ... on": by every order from there to 20
+    first = min(n for n in mkn if mkn[n] < lm["models"]["lstm"]["heldout_bpc"])
+    assert all(mkn[n] < lm["models"]["lstm"]["heldout_bpc"] for n in range(first, 21))
