@@ -101,21 +101,21 @@ def model_table(lm):
 def order_curve(lm):
     """Held-out bits per character against the order n of the n-gram, with the other models as lines."""
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    for smoothing, style in [("kneser-ney", "o-"), ("modified kneser-ney", "s-")]:
+    for smoothing, style, color in [("kneser-ney", "o-", "tab:blue"), ("modified kneser-ney", "s-", "tab:green")]:
         rows = [r for r in lm["classical"]["rows"] if r["smoothing"] == smoothing]
-        ax.plot([r["n"] for r in rows], [r["bpc"] for r in rows], style, ms=3,
+        ax.plot([r["n"] for r in rows], [r["bpc"] for r in rows], style, ms=3, color=color,
                 label=smoothing.replace("kneser-ney", "Kneser-Ney") + (" (one discount)" if smoothing == "kneser-ney" else ""))
-    lines = [(f"{name} LSTM" if "lstm" not in name else name, r["heldout_bpc"], "tab:orange", "-")
-             for name, r in lm["strong"].items()]
+    lines = [("lstm, 60 s", lm["models"]["lstm"]["heldout_bpc"], "tab:orange", (0, (1, 3)))]
+    lines += [(name, r["heldout_bpc"], "tab:orange", "-") for name, r in lm["strong"].items()]
     for name, r in lm["strong"].items():
         if r.get("dynamic_heldout_bpc"):
-            lines.append((f"{name}, dynamic evaluation", min(r["dynamic_heldout_bpc"].values()), "tab:orange", ":"))
+            lines.append((f"{name}, dynamic evaluation", min(r["dynamic_heldout_bpc"].values()), "tab:red", "-"))
     lines += [(f"{c['compressor']} given the training text", c["bpc"], "k", "--" if c["compressor"] == "xz" else "-.")
               for c in lm["classical"]["compressors"]]
     for label, value, color, ls in lines:
         ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"{label}: {value:.3f}")
     ax.set(xlabel="order n (the model sees n - 1 characters)", ylabel="held-out bits per character",
-           ylim=(1.3, 2.6), xticks=[1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+           ylim=(1.3, 2.1), xticks=[1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
