@@ -67,11 +67,12 @@ def exposure_bias(s2s, name="encoder-decoder"):
     handles = left.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="center right")
     left.set_title(f"{name}, validation pairs during training", fontsize=9)
+    lowest = min(min(v) for v in r["position_accuracy"].values())
     for mode, style in [("teacher forced", "s--"), ("free running", "o-")]:
         acc = r["position_accuracy"][mode]
         right.plot(range(1, len(acc) + 1), acc, style, label=f"fed {'the true' if mode == 'teacher forced' else 'its own'} previous digits")
     right.set(xlabel="output position (digit 1, 2, ...; the last is the end)", ylabel="token accuracy",
-              ylim=(0, 1.02), title=f"{name}, held-out pairs after training")
+              ylim=(np.floor(lowest * 20 - 1) / 20, 1.005), title=f"{name}, held-out pairs after training")
     right.title.set_fontsize(9)
     right.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
