@@ -91,3 +91,43 @@ def test_strong_model_claims(lm):
     # "the 60-second LSTM ... beaten from order ... on": by every order from there to 20
     first = min(n for n in mkn if mkn[n] < lm["models"]["lstm"]["heldout_bpc"])
     assert all(mkn[n] < lm["models"]["lstm"]["heldout_bpc"] for n in range(first, 21))
+
+
+def argmax_words(example):
+    """For each output symbol of a stored attention example, the input word it attends to most."""
+    return [max(range(len(row)), key=row.__getitem__) for row in example["weights"]]
+
+
+def test_seq2seq_claims(s2s):
+    """Chapter 10, in words."""
+    plain, att = s2s["encoder-decoder"], s2s["attention"]
+    # training: an attention update costs more; both far inside ten minutes
+    assert att["cpu_seconds"] / att["steps"] > plain["cpu_seconds"] / plain["steps"]
+    assert max(plain["cpu_seconds"], att["cpu_seconds"]) < 300
+    # beam: changes only inputs of seven words or more, repairs more than it breaks; attention already perfect
+    greedy, beam = plain["beam"]["1"], plain["beam"]["10"]
+    assert all(greedy[k] == beam[k] for k in greedy if k != "overall" and int(k) < 7)
+    assert beam["overall"] > greedy["overall"]
+    assert att["beam"]["1"]["overall"] == att["beam"]["10"]["overall"] == 1.0
+    # bottleneck: falls steadily with length, to about half on the longest; attention right on all of those
+    rows_plain, rows_att = bucketed(plain["exact_by_length"]), bucketed(att["exact_by_length"])
+    accuracy = [a for _, a, _ in rows_plain]
+    assert accuracy == sorted(accuracy, reverse=True) and accuracy[0] == 1.0
+    assert 0.35 < accuracy[-1] < 0.65 and rows_att[-1][1] == 1.0
+    assert att["exact_match"] > plain["exact_match"]
+    seven = "seven billion three million twelve"
+    assert plain["examples"][seven]["output"] != "7003000012" == att["examples"][seven]["output"]
+    # exposure bias: free running below teacher forced at every position, drifting down along the output
+    tf, free = plain["position_accuracy"]["teacher forced"], plain["position_accuracy"]["free running"]
+    assert all(f <= t for f, t in zip(free, tf)) and sum(free) < sum(tf)
+    assert sum(free[6:12]) / 6 < sum(free[:6]) / 6
+    assert plain["teacher_forced_token_accuracy"] > plain["exact_match"]
+    assert all(c["exact_match"] < c["teacher_forced_token_accuracy"] for c in plain["curve"])
+    # attention weights: the reordering of "four and twenty", zeros from "hundred" and "million"
+    ex = att["examples"]
+    four = "four and twenty thousand one hundred and five".split()
+    assert [four[j] for j in argmax_words(ex[" ".join(four)])[:5]] == ["twenty", "four", "one", "hundred", "five"]
+    nineteen = "nineteen hundred and eighty four".split()
+    assert [nineteen[j] for j in argmax_words(ex[" ".join(nineteen)])[:2]] == ["nineteen", "nineteen"]
+    zeros = [seven.split()[j] for j, d in zip(argmax_words(ex[seven]), ex[seven]["output"]) if d == "0"]
+    assert set(zeros) <= {"million", "three", "billion"} and max(set(zeros), key=zeros.count) == "million"

@@ -27,7 +27,7 @@ def accuracy_by_length(s2s):
 def beam_table(s2s):
     """Markdown table: exact match of greedy decoding (beam width 1) and wider beams."""
     widths = list(next(iter(s2s.values()))["beam"])
-    n = sum(c for k, (_, c) in next(iter(s2s.values()))["beam"][widths[0]].items() if k != "overall")
+    n = sum(v[1] for k, v in next(iter(s2s.values()))["beam"][widths[0]].items() if k != "overall")
     rows = ["| model | " + " | ".join(f"beam {w}" + (" (greedy)" if w == "1" else "") for w in widths) + " |",
             "|---|" + "---|" * len(widths)]
     for name, r in s2s.items():
