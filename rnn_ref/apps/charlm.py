@@ -6,6 +6,11 @@ the gradient is cut between chunks (truncated BPTT). Each model trains for a fix
 with Adam, gradient clipping and a learning rate that decays to zero over the last 30 % of the
 budget. They are scored in bits per character on the held-out text, read as one long sequence,
 next to the smoothed n-gram baselines of :mod:`rnn_ref.apps.ngram` computed on the same split.
+
+A stronger LSTM (``STRONG``: dropout, chunks of 100 characters, a few minutes of CPU) is
+compared with the strongest classical baselines (:func:`train_classical`: Kneser-Ney with one
+and three discounts up to order 20, xz and bz2 as conditional coders), with the ordinary
+evaluation and with dynamic evaluation (:func:`dynamic_evaluate_bpc`), a different protocol.
 """
 
 import copy
