@@ -4,12 +4,12 @@ A compressor that turns a text into B bits is a probability model of it, since a
 spends -log2 P bits on a text of probability P. To score it on held-out text *given* the
 training text, as a language model is scored, compress the training text alone and the
 training text followed by the held-out text; the difference is what the held-out text costs
-once the compressor has read the training text:
+once the compressor has read the training text::
 
-    bits per held-out character = 8 (|C(train + heldout)| - |C(train)|) / len(heldout)
+    bits per held-out character = 8 * (size(train + heldout) - size(train)) / len(heldout)
 
-in bytes |.| of compressed output, per character (not byte) of held-out text, like every
-other row of the course's table. xz (LZMA2) is given a dictionary larger than the training
+with ``size`` the length in bytes of the compressed output, per character (not byte) of
+held-out text, like every other row of the course's table. xz (LZMA2) is given a dictionary larger than the training
 text, so it may copy any earlier stretch of it; bz2 works in blocks of 900 kB, which here hold
 the whole text. Both adapt as they read: they also copy from the held-out text already coded.
 """
