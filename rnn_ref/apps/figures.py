@@ -116,7 +116,7 @@ def order_curve(lm):
         ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"{label}: {value:.3f}")
     ax.set(xlabel="order n (the model sees n - 1 characters)", ylabel="held-out bits per character",
            ylim=(1.3, 2.1), xticks=[1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

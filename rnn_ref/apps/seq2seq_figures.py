@@ -19,7 +19,7 @@ def accuracy_by_length(s2s):
                 label=f"{name} ({r['exact_match']:.1%} overall)")
     ax.set_xticks(range(len(rows)), [f"{label}\n({n})" for label, _, n in rows])
     ax.set(xlabel="input length in words (number of held-out pairs)", ylabel="exact match", ylim=(0, 1.03))
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=9, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -44,7 +44,7 @@ def beam_by_length(s2s):
             ax.plot(range(len(rows)), [a for _, a, _ in rows], style, label=f"beam {w}" + (" (greedy)" if w == "1" else ""))
         ax.set_xticks(range(len(rows)), [label for label, _, _ in rows])
         ax.set(title=name, xlabel="input length in words", ylim=(0, 1.03))
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=9, loc="lower left")
     np.atleast_1d(axes)[0].set_ylabel("exact match")
     fig.tight_layout()
     return fig
@@ -54,7 +54,7 @@ def exposure_bias(s2s, name="encoder-decoder"):
     """Left: teacher-forced loss and free-running exact match during training. Right: token
     accuracy at each output position, fed the true previous digits or its own."""
     r = s2s[name]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.4))
     steps = [c["steps"] for c in r["curve"]]
     left.plot(steps, [c["teacher_forced_bits"] for c in r["curve"]], "o-", color="tab:purple",
               label="teacher-forced loss (bits/token)")
@@ -65,16 +65,16 @@ def exposure_bias(s2s, name="encoder-decoder"):
     twin.plot(steps, [c["exact_match"] for c in r["curve"]], "^-", color="tab:red", label="free-running exact match")
     twin.set(ylabel="accuracy", ylim=(0, 1.02))
     handles = left.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="center right")
-    left.set_title(f"{name}, validation pairs during training", fontsize=9)
+    left.legend(handles, [h.get_label() for h in handles], fontsize=9, loc="upper center",
+                bbox_to_anchor=(0.5, -0.2))
+    left.set_title(f"{name}, validation pairs\nduring training")
     lowest = min(min(v) for v in r["position_accuracy"].values())
     for mode, style in [("teacher forced", "s--"), ("free running", "o-")]:
         acc = r["position_accuracy"][mode]
         right.plot(range(1, len(acc) + 1), acc, style, label=f"fed {'the true' if mode == 'teacher forced' else 'its own'} previous digits")
-    right.set(xlabel="output position (digit 1, 2, ...; the last is the end)", ylabel="token accuracy",
-              ylim=(np.floor(lowest * 20 - 1) / 20, 1.005), title=f"{name}, held-out pairs after training")
-    right.title.set_fontsize(9)
-    right.legend(fontsize=7, loc="lower left")
+    right.set(xlabel="output position (the last is the end)", ylabel="token accuracy",
+              ylim=(np.floor(lowest * 20 - 1) / 20, 1.005), title=f"{name}, held-out pairs\nafter training")
+    right.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     return fig
 
@@ -87,8 +87,8 @@ def attention_weights(s2s, name="attention"):
         words = text.split()
         w = np.asarray(ex["weights"])[:, :len(words)]
         ax.imshow(w, cmap="Greys", vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(len(words)), words, rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(len(w)), list(ex["output"]) + ["end"], fontsize=8)
+        ax.set_xticks(range(len(words)), words, rotation=30, ha="right", fontsize=9)
+        ax.set_yticks(range(len(w)), list(ex["output"]) + ["end"], fontsize=9)
         ax.grid(False)
         ax.set_ylabel("output")
     fig.tight_layout()
