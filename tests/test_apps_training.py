@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from rnn_ref.apps import charlm, charlm_numpy, memory, sentiment, tagging
+from rnn_ref.apps import charlm, charlm_numpy, memory, sentiment, seq2seq, tagging
 from rnn_ref.apps.store import cached, result_path
 
 TINY = {  # a few steps of a small model per task, each stopped by its step count
@@ -26,6 +26,14 @@ TINY = {  # a few steps of a small model per task, each stopped by its step coun
                        "loss_curve"),
     "recall": (memory.train_recall, memory.recall_config("elman", gap=3, max_steps=40), "loss_curve"),
     "parity": (memory.train_parity, memory.parity_config("lstm", train_length=6, max_steps=40), "loss_curve"),
+    "charlm stacked": (charlm.train_charlm,
+                       charlm.make_config("lstm", hidden_size=32, embed_size=16, lr=0.01, seq_len=20, batch=8,
+                                          max_steps=40, layers=2, dropout=0.1),
+                       "train_bpc_curve"),
+    "seq2seq": (seq2seq.train_seq2seq,
+                seq2seq.make_config(True, hidden_size=16, embed_size=8, lr=0.01, max_steps=40, n_valid=20,
+                                    n_test=40, n_beam=8),
+                "loss_curve"),
 }
 
 
@@ -62,6 +70,8 @@ def test_every_result_the_book_shows_is_stored():
     configs += [tagging.make_config(corpus=corpus, **sizes, **kw)
                 for corpus, sizes in tagging.CORPORA.items() for kw in tagging.MODELS.values()]
     configs += [memory.parity_config(cell) for cell in memory.CELLS]
+    configs += [charlm.classical_config()] + [charlm.make_config(**kw) for kw in charlm.STRONG.values()]
+    configs += [seq2seq.make_config(**kw) for kw in seq2seq.MODELS.values()]
     missing = [c for c in configs if not result_path(c).exists()]
     for cell in memory.CELLS:  # the sweep's stored gaps, up to where it stops
         rows = []
@@ -74,3 +84,19 @@ def test_every_result_the_book_shows_is_stored():
             if len(rows) >= 2 and not rows[-1]["solved"] and not rows[-2]["solved"]:
                 break
     assert not missing, f"not stored: {missing}"
+
+
+def test_dynamic_evaluation_adapts_to_the_text_and_leaves_the_model_alone():
+    import torch
+
+    from rnn_ref.apps.models import CharLM
+
+    torch.manual_seed(0)
+    model = CharLM(20, "lstm", 32, 8, layers=2, dropout=0.3)
+    ids = np.tile(np.random.default_rng(0).integers(1, 20, size=10), 80)  # a phrase said 80 times
+    before = [p.detach().clone() for p in model.parameters()]
+    static = charlm.evaluate_bpc(model, ids)
+    dynamic = charlm.dynamic_evaluate_bpc(model, ids, lr=1.0, chunk=20)
+    assert dynamic < static - 0.8  # it learns the repeated phrase while reading it
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert charlm.evaluate_bpc(model, ids) == static and model.training

@@ -5,7 +5,8 @@
 - :func:`entity_corpus`: sentences with entity tags where the right context decides the tag of
   an ambiguous word (the lectures' "Teddy Roosevelt" / "teddy bears");
 - :func:`parity_data`: bit strings and their running parity;
-- :func:`recall_data`: remember a symbol across a gap of L distractors.
+- :func:`recall_data`: remember a symbol across a gap of L distractors;
+- :func:`number_corpus`: English number words and their digits (sequence to sequence).
 
 Every generator takes a seed (or a ``numpy.random.Generator``) and returns the same data for the
 same seed on every machine.
@@ -144,3 +145,97 @@ def recall_data(n, gap, seed, symbols=4, distractors=4):
     noise = rng.integers(symbols, symbols + distractors, size=(n, gap))
     query = np.full((n, 1), symbols + distractors)
     return np.concatenate([y[:, None], noise, query], axis=1).astype(np.int64), y.astype(np.int64)
+
+
+# --------------------------------------------------------------------- number words -> digits
+
+UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+         "nineteen"]
+TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+SCALES = ["", "thousand", "million", "billion"]
+NUMBER_WORDS = UNITS + TENS[2:] + ["hundred"] + SCALES[1:] + ["and", "a"]
+MAX_DIGITS = 12
+
+
+def _below_hundred(n, style):
+    """Words for 0 < n < 100; "four and twenty" (units first) in the old style."""
+    if n < 20:
+        return [UNITS[n]]
+    tens, units = divmod(n, 10)
+    if units == 0:
+        return [TENS[tens]]
+    if style["old"]:
+        return [UNITS[units], "and", TENS[tens]]
+    return [TENS[tens], UNITS[units]]
+
+
+def _below_thousand(n, style):
+    """Words for 0 < n < 1000, with the British "and" after "hundred" if the style says so."""
+    hundreds, rest = divmod(n, 100)
+    words = [UNITS[hundreds], "hundred"] if hundreds else []
+    if rest:
+        words += (["and"] if hundreds and style["and"] else []) + _below_hundred(rest, style)
+    return words
+
+
+def number_to_words(n, style):
+    """English words (a list of str) for 0 <= n < 10**12, in a style (a dict of bools).
+
+    style: "and": "one hundred and five" (British) instead of "one hundred five"; "a": "a
+    hundred", "a thousand" ... for a leading "one"; "old": units before tens, "four and
+    twenty", as in the nursery rhyme; "hundreds": 1100 .. 9999 said in hundreds, "nineteen
+    hundred and eighty four", when the hundreds digit is not zero. Hyphens ("eighty-four") are
+    left out: each word is a token.
+    """
+    if n == 0:
+        return ["zero"]
+    if style["hundreds"] and 1100 <= n <= 9999 and (n // 100) % 10:
+        high, rest = divmod(n, 100)
+        words = _below_hundred(high, style) + ["hundred"]
+        if rest:
+            words += (["and"] if style["and"] else []) + _below_hundred(rest, style)
+    else:
+        words = []
+        for scale in range(len(SCALES) - 1, -1, -1):
+            group = (n // 1000 ** scale) % 1000
+            if group:
+                words += _below_thousand(group, style) + ([SCALES[scale]] if scale else [])
+    if style["a"] and words[0] == "one" and len(words) > 1 and words[1] in ("hundred", *SCALES[1:]):
+        words[0] = "a"
+    return words
+
+
+def random_number(rng, digits):
+    """A random number of exactly ``digits`` digits whose 3-digit groups are each zero with
+    probability 0.2 (so that "five million seven" occurs); one digit: 0 .. 9."""
+    if digits == 1:
+        return int(rng.integers(10))
+    while True:
+        n = int(rng.integers(10 ** (digits - 1), 10 ** digits))
+        for g in range((digits - 1) // 3 + 1):
+            if rng.random() < 0.2:
+                n -= (n // 1000 ** g % 1000) * 1000 ** g
+        if n >= 10 ** (digits - 1):
+            return n
+
+
+def number_corpus(n, seed, digits=range(1, MAX_DIGITS + 1)):
+    """n pairs (words, digits) of English number words and the number in digits.
+
+    The number of digits is drawn uniformly from ``digits``, then the number by
+    :func:`random_number`, then a style for :func:`number_to_words`: British "and" with
+    probability 1/2, "a" for a leading "one" 1/3, units before tens 1/10, hundreds for 1100 ..
+    9999 1/2. Returns a list of (list of words, str of digits), e.g.
+    (["four", "and", "twenty", "thousand", "a", ...], ...) -> "24..." The input is a few words
+    to ~30, the output 1 to 12 digits; their lengths differ, and the order of the two differs
+    wherever the old style puts units before tens or a group of zeros has no words at all.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        number = random_number(rng, int(rng.choice(list(digits))))
+        style = {"and": rng.random() < 1 / 2, "a": rng.random() < 1 / 3, "old": rng.random() < 1 / 10,
+                 "hundreds": rng.random() < 1 / 2}
+        out.append((number_to_words(number, style), str(number)))
+    return out

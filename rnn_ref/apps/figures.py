@@ -54,6 +54,73 @@ def baseline_table(lm):
     return "\n".join(rows)
 
 
+def order_table(lm):
+    """Markdown table: held-out bits per character of the n-gram baselines, one row per order.
+
+    Columns: additive (best k, orders <= 6), Kneser-Ney with one discount, modified Kneser-Ney
+    (three discounts); the orders shown are 1 .. 6, then 8, 10, 12, 16, 20.
+    """
+    classical = lm["classical"]["rows"]
+    top = max(r["n"] for r in classical)
+    rows = ["| n | additive (best k) | Kneser-Ney, one discount | modified Kneser-Ney |", "|---|---|---|---|"]
+    for n in [n for n in range(1, top + 1) if n <= 6 or n in (8, 10, 12, 16, 20)]:
+        add = [r for r in lm["baselines"] if r["n"] == n and r["smoothing"] == "additive"]
+        add = min(add, key=lambda r: r["bpc"]) if add else None
+        kn = next(r["bpc"] for r in classical if r["n"] == n and r["smoothing"] == "kneser-ney")
+        mkn = next(r["bpc"] for r in classical if r["n"] == n and r["smoothing"] == "modified kneser-ney")
+        additive = f"{add['bpc']:.3f} (k = {add['k']})" if add else ""
+        rows.append(f"| {n} | {additive} | {kn:.3f} | {mkn:.3f} |")
+    return "\n".join(rows)
+
+
+def best_classical(lm, smoothing="modified kneser-ney"):
+    """The row of the lowest held-out bits per character among the classical rows of one smoothing."""
+    return min((r for r in lm["classical"]["rows"] if r["smoothing"] == smoothing), key=lambda r: r["bpc"])
+
+
+def model_table(lm):
+    """Markdown table: every recurrent model against the best n-gram and the compressors."""
+    rows = ["| model | held-out bits/char | training |", "|---|---|---|"]
+    mkn = best_classical(lm)
+    rows.append(f"| best n-gram: modified Kneser-Ney, n = {mkn['n']} | {mkn['bpc']:.3f} | counts, seconds |")
+    for name, r in {**lm["models"], **lm["strong"]}.items():
+        c = r["config"]
+        shape = f"{c.get('layers', 1)} x {c['hidden_size']} {c['cell']}" + (
+            f", dropout {c['dropout']}" if c.get("dropout") else "")
+        rows.append(f"| {name} ({shape}, {r['parameters']:,} parameters) | {r['heldout_bpc']:.3f} "
+                    f"| {r['steps']:,} updates, {r['cpu_seconds']:.0f} s |")
+    for name, r in lm["strong"].items():
+        lr, bpc = min(r.get("dynamic_heldout_bpc", {}).items(), key=lambda kv: kv[1], default=(None, None))
+        if lr is not None:
+            rows.append(f"| {name}, *dynamic evaluation* (SGD, learning rate {lr}) | {bpc:.3f} | the same |")
+    for c in lm["classical"]["compressors"]:
+        rows.append(f"| {c['compressor']}, given the training text | {c['bpc']:.3f} | none |")
+    return "\n".join(rows)
+
+
+def order_curve(lm):
+    """Held-out bits per character against the order n of the n-gram, with the other models as lines."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for smoothing, style, color in [("kneser-ney", "o-", "tab:blue"), ("modified kneser-ney", "s-", "tab:green")]:
+        rows = [r for r in lm["classical"]["rows"] if r["smoothing"] == smoothing]
+        ax.plot([r["n"] for r in rows], [r["bpc"] for r in rows], style, ms=3, color=color,
+                label=smoothing.replace("kneser-ney", "Kneser-Ney") + (" (one discount)" if smoothing == "kneser-ney" else ""))
+    lines = [("lstm, 60 s", lm["models"]["lstm"]["heldout_bpc"], "tab:orange", (0, (1, 3)))]
+    lines += [(name, r["heldout_bpc"], "tab:orange", "-") for name, r in lm["strong"].items()]
+    for name, r in lm["strong"].items():
+        if r.get("dynamic_heldout_bpc"):
+            lines.append((f"{name}, dynamic evaluation", min(r["dynamic_heldout_bpc"].values()), "tab:red", "-"))
+    lines += [(f"{c['compressor']} given the training text", c["bpc"], "k", "--" if c["compressor"] == "xz" else "-.")
+              for c in lm["classical"]["compressors"]]
+    for label, value, color, ls in lines:
+        ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"{label}: {value:.3f}")
+    ax.set(xlabel="order n (the model sees n - 1 characters)", ylabel="held-out bits per character",
+           ylim=(1.3, 2.1), xticks=[1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def construction_accuracy(senti):
     """Grouped bars: held-out accuracy per construction, one bar per model."""
     names = list(senti)

@@ -15,8 +15,11 @@ from torch import nn
 CELLS = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, chrono_max=None):
-    """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, one layer.
+def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, chrono_max=None,
+                    layers=1, dropout=0.0):
+    """``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, batch first, ``layers`` stacked layers (default one).
+
+    dropout: applied to the outputs of every layer but the last (torch's ``dropout``).
 
     chrono_max: if given, the chrono initialisation of Tallec and Ollivier (2018) for the gated
     cells. The total bias (b_ih + b_hh) of the gate that keeps the old state, the LSTM's forget
@@ -28,7 +31,8 @@ def recurrent_layer(cell, input_size, hidden_size, bidirectional=False, chrono_m
     """
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
-    layer = CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+    layer = CELLS[cell](input_size, hidden_size, num_layers=layers, dropout=dropout if layers > 1 else 0.0,
+                        batch_first=True, bidirectional=bidirectional)
     if cell != "elman" and chrono_max is not None:
         H = hidden_size
         with torch.no_grad():
@@ -53,17 +57,22 @@ def detach_state(state):
 
 
 class CharLM(nn.Module):
-    """Character language model: ids (N, T) -> next-character scores (N, T, V), new state."""
+    """Character language model: ids (N, T) -> next-character scores (N, T, V), new state.
 
-    def __init__(self, vocab_size, cell="lstm", hidden_size=256, embed_size=64):
+    layers: stacked recurrent layers. dropout: drop probability (in training only) on the
+    embeddings, between the layers and on the last layer's states before the output layer.
+    """
+
+    def __init__(self, vocab_size, cell="lstm", hidden_size=256, embed_size=64, layers=1, dropout=0.0):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = recurrent_layer(cell, embed_size, hidden_size)
+        self.rnn = recurrent_layer(cell, embed_size, hidden_size, layers=layers, dropout=dropout)
+        self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, ids, state=None):
-        hs, state = self.rnn(self.embed(ids), state)
-        return self.out(hs), state
+        hs, state = self.rnn(self.drop(self.embed(ids)), state)
+        return self.out(self.drop(hs)), state
 
 
 class Classifier(nn.Module):
@@ -121,3 +130,60 @@ class BagOfWords(nn.Module):
 
     def forward(self, ids, lengths=None):
         return self.weights(ids) + self.bias
+
+
+class Seq2Seq(nn.Module):
+    """Encoder-decoder (many-to-many, unaligned), GRU, with or without attention.
+
+    The encoder reads the source ids (N, S), padded, lengths (N,), and its final state h_S
+    starts the decoder. The decoder is a conditional language model of the target: at step t it
+    reads the previous target token and a *context* vector c_t, and scores the next token from
+    [state; c_t]. Without attention (Cho et al., 2014) c_t = h_S at every step: the whole
+    source must pass through that one vector. With attention (Bahdanau et al., 2015) c_t is a
+    weighted mean of all encoder states, with weights softmax_j(v . tanh(W s_{t-1} + U h_j))
+    recomputed at every step from the decoder's previous state s_{t-1}.
+    """
+
+    def __init__(self, src_vocab, tgt_vocab, hidden_size=128, embed_size=32, attention=False):
+        super().__init__()
+        H = hidden_size
+        self.attention = attention
+        self.src_embed = nn.Embedding(src_vocab, embed_size, padding_idx=0)
+        self.encoder = nn.GRU(embed_size, H, batch_first=True)
+        self.tgt_embed = nn.Embedding(tgt_vocab, embed_size)
+        self.decoder = nn.GRUCell(embed_size + H, H)
+        if attention:
+            self.att_state = nn.Linear(H, H, bias=False)
+            self.att_source = nn.Linear(H, H)
+            self.att_v = nn.Linear(H, 1, bias=False)
+        self.out = nn.Linear(2 * H, tgt_vocab)
+
+    def encode(self, src, lengths):
+        """src (N, S), lengths (N,) -> memory: (states (N, S, H), final (N, H), mask (N, S))."""
+        packed = nn.utils.rnn.pack_padded_sequence(self.src_embed(src), lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        hs, last = self.encoder(packed)
+        hs, _ = nn.utils.rnn.pad_packed_sequence(hs, batch_first=True, total_length=src.shape[1])
+        mask = torch.arange(src.shape[1])[None, :] < lengths[:, None]
+        return hs, last[0], mask
+
+    def step(self, token, state, memory):
+        """One decoder step: previous token (N,), state (N, H) -> scores (N, V), state, weights (N, S) or None."""
+        hs, final, mask = memory
+        if self.attention:
+            e = self.att_v(torch.tanh(self.att_state(state)[:, None] + self.att_source(hs)))[..., 0]
+            weights = torch.softmax(e.masked_fill(~mask, float("-inf")), dim=1)  # (N, S)
+            context = (weights[..., None] * hs).sum(1)
+        else:
+            weights, context = None, final
+        state = self.decoder(torch.cat([self.tgt_embed(token), context], 1), state)
+        return self.out(torch.cat([state, context], 1)), state, weights
+
+    def forward(self, src, lengths, tgt_in):
+        """Teacher forcing: the decoder reads the true previous tokens tgt_in (N, T) -> scores (N, T, V)."""
+        memory = self.encode(src, lengths)
+        state, scores = memory[1], []
+        for t in range(tgt_in.shape[1]):
+            s, state, _ = self.step(tgt_in[:, t], state, memory)
+            scores.append(s)
+        return torch.stack(scores, 1)
