@@ -77,7 +77,8 @@ class NotASubmission(ValueError):
     """A submission that cannot be read: the message is the reason in grades.csv."""
 
 
-def _safe_base(name):
+def safe_name(name):
+    """``name`` with accents dropped and characters other than letters, digits, ``_.@-`` made '_'."""
     ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return _SAFE.sub("_", ascii_).strip("._-")
 
@@ -95,7 +96,7 @@ def student_id(name):
     (NFC-normalised, so the same name from a macOS and a Windows zip is one id): ``zoë`` and
     ``zoé`` become ``zoe-1a2b3c4d`` and ``zoe-5e6f7a8b``; ``ali ce`` does not become ``ali_ce``.
     """
-    base = _safe_base(name)
+    base = safe_name(name)
     if base == name:
         return name
     return f"{base or 'student'}-{_name_hash(name)}"
@@ -238,7 +239,7 @@ def unique_ids(submissions):
     taken, out = set(), []
     bases = {}
     for sub in submissions:
-        bases.setdefault(_safe_base(sub.name or sub.student), []).append(sub)
+        bases.setdefault(safe_name(sub.name or sub.student), []).append(sub)
     for sub in submissions:
         if sub.student in taken:
             where = str(sub.path.relative_to(sub.root)) if sub.path is not None and sub.root else sub.name
@@ -246,8 +247,8 @@ def unique_ids(submissions):
             sub.warning = (f"{where!r} would have had the id {sub.student!r} of another submission; "
                            f"its id is {new!r}")
             sub.student = new
-        elif len(bases[_safe_base(sub.name or sub.student)]) > 1 and sub.student != sub.name:
-            others = [o.name for o in bases[_safe_base(sub.name or sub.student)] if o is not sub]
+        elif len(bases[safe_name(sub.name or sub.student)]) > 1 and sub.student != sub.name:
+            others = [o.name for o in bases[safe_name(sub.name or sub.student)] if o is not sub]
             sub.warning = (f"the name {sub.name!r} looks like {', '.join(map(repr, others))} once made "
                            f"safe; its id is {sub.student!r}")
         taken.add(sub.student)

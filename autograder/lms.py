@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from .grade import Submission, student_id
+from .grade import Submission, safe_name, student_id
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_LATE)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
@@ -172,9 +172,15 @@ def _canvas_entry(member, when):
         if a:
             attempt, base = int(a["n"]), f"{a['stem']}.{ext}"
     prefix = member[: len(member) - len(filename)]
-    entry = LmsEntry(student_id(f"{m['name']}_{m['uid']}"), m["uid"], m["name"], member, prefix,
+    entry = LmsEntry(lms_id(m["name"], m["uid"]), m["uid"], m["name"], member, prefix,
                      attempt, int(m["sid"]), bool(m["late"]), when)
     return entry, base
+
+
+def lms_id(name, lms_user_id):
+    """The student id of an LMS participant: the name made safe, then the LMS's own id, which is
+    unique, so no suffix is needed (``Jane Smith``, 4711 -> ``Jane_Smith_4711``)."""
+    return student_id(f"{safe_name(name) or 'student'}_{lms_user_id}")
 
 
 def _moodle_entry(member, when):
@@ -189,7 +195,7 @@ def _moodle_entry(member, when):
         prefix = member[: len(member) - len(filename)]
     if m["plugin"] != "file":
         filename = f"({m['plugin']}) {filename}"
-    entry = LmsEntry(student_id(f"{m['name']}_{m['pid']}"), m["pid"], m["name"], member, prefix,
+    entry = LmsEntry(lms_id(m["name"], m["pid"]), m["pid"], m["name"], member, prefix,
                      submitted_at=when)
     return entry, filename
 

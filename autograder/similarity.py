@@ -38,6 +38,8 @@ from pathlib import Path
 
 import nbformat
 
+from .grade import load_submission
+
 K = 12  # tokens per hashed run
 WINDOW = 6  # winnowing window
 THRESHOLD = 0.6  # share of the smaller answer's fingerprints
@@ -210,12 +212,9 @@ def submission_answers(submissions, release_path):
     starters = answer_cells(nbformat.read(str(release_path), as_version=4))
     found = []
     for s in submissions:
-        if s.path is None or s.problem:
-            continue
-        try:
-            nb = nbformat.read(str(s.path), as_version=4)
-        except Exception:  # unreadable notebooks are reported by the grader already
-            continue
+        _, nb, problem = load_submission(s)  # no link followed; malformed ones are skipped
+        if problem:
+            continue  # the grader reports it already
         found.append(make_answer(s.student, answer_cells(nb), starters))
     return found
 

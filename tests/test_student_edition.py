@@ -17,7 +17,7 @@ inputs), not by an answer. A run of 10 tokens is about one line of numpy; shorte
 shared idiom of any numpy code (``x[:, t] @ W + b``), longer ones let a copy split into short
 pieces escape. An answer more than half covered by such runs is most of the answer.
 
-Two answers are covered on purpose, each by a chapter that teaches the same idea on another
+Four answers are covered on purpose, each by a chapter that teaches the same idea on another
 object (listed in ``TAUGHT_ELSEWHERE``, allowed in the book's code only, never in the wheel).
 """
 
@@ -47,6 +47,13 @@ TAUGHT_ELSEWHERE = {
                                "the exercise is to see that the network is unroll(R, O))",
     "a5_gru/answer_to_torch": "chapter 3 maps the Elman weights onto torch's nn.RNN; the exercise "
                               "is the GRU's gate blocks and its two biases",
+    # A sequence forward is unroll's loop (chapter 2) around the cell's step: 30-odd tokens that
+    # any loop over time calling a step and stacking its outputs shares (chapter 4's Elman loop,
+    # chapter 10's decoder). The exercise is the step it calls, which no chapter shows.
+    "a4_lstm/answer_forward": "a loop over time around the LSTM step, as chapters 2, 4 and 10 loop "
+                              "around other steps",
+    "a5_gru/answer_forward": "a loop over time around the GRU step, as chapters 2, 4 and 10 loop "
+                             "around other steps",
 }
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # The rnn_ref functions that are answers (their names in rnn_ref where they differ).
