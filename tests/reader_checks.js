@@ -145,7 +145,9 @@ async (floorPx) => {
     if (!alt || /\.(png|jpe?g|gif|svg)$/i.test(alt) || alt.startsWith("_images")) {
       findings.alt.push(`${img.getAttribute("src")}: alt="${alt}"`);
     }
-    if (!/\.png($|\?)/.test(img.src) || !visible(img)) continue;
+    // Figures are what a chapter's code draws (inside a cell's output); a static picture, such as a
+    // screenshot in the instructors' guide, has no drawn-text record and is not measured.
+    if (!/\.png($|\?)/.test(img.src) || !visible(img) || !img.closest(".cell_output")) continue;
     findings.figures += 1;
     const meta = await pngText(img.src).catch(() => ({}));  // an image that fails to load is a failed request
     const shown = img.getBoundingClientRect().width / img.naturalWidth;

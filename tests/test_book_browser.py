@@ -184,7 +184,7 @@ def test_the_checks_catch_what_they_claim_to(tmp_path):
       a very long cell that does not fit in two hundred pixels at all</td></tr></table></div>
       <div style="overflow-x:auto;width:200px"><pre>a long line that may scroll, which is fine ........</pre></div>
       <p>| model | bits |</p><p>see :func:`elman_forward` and ``xs``</p>
-      <img src="missing.png"><p style="color:#777;background:#888">grey on grey</p>
+      <div class="cell_output"><img src="missing.png"></div><p style="color:#777;background:#888">grey on grey</p>
       </article></main></body></html>""")
     with headless.Browser() as browser:
         tab = browser.new_page(width=390, height=844)
@@ -223,8 +223,10 @@ def test_the_pdf_has_every_chapter_and_is_linked_from_the_front_page(book):
         for item in outline:
             yield from titles(item) if isinstance(item, list) else [item.title]
 
-    bookmarks = " | ".join(titles(reader.outline))
-    missing = [page for page in pages if heading_text(page) not in bookmarks]
+    # Chromium's bookmarks lose the space where a title wraps on the page: compare without spaces
+    squash = lambda text: re.sub(r"\s+", "", text)  # noqa: E731
+    bookmarks = squash(" | ".join(titles(reader.outline)))
+    missing = [page for page in pages if squash(heading_text(page)) not in bookmarks]
     assert missing == [], f"pages without a bookmark in the PDF: {missing}"
     text = "\n".join(p.extract_text() for p in reader.pages)
     for page in pages:
