@@ -123,7 +123,7 @@ def test_kernel_runs_in_the_sandbox_as_an_unprivileged_user(hostile):
 @SANDBOXED
 def test_repository_shows_only_the_importable_packages(hostile):
     out, _, _ = hostile
-    assert "repo sees ['.venv', 'autograder', 'rnn_ref']" in out["solutions"]
+    assert "repo sees ['.venv', 'autograder', 'rnn_ref', 'student']" in out["solutions"]  # student/: rnn_course
     assert "repo file hidden" in out["solutions"]
 
 
