@@ -184,7 +184,7 @@ def test_the_checks_catch_what_they_claim_to(tmp_path):
       a very long cell that does not fit in two hundred pixels at all</td></tr></table></div>
       <div style="overflow-x:auto;width:200px"><pre>a long line that may scroll, which is fine ........</pre></div>
       <p>| model | bits |</p><p>see :func:`elman_forward` and ``xs``</p>
-      <div class="cell_output"><img src="missing.png"></div><p style="color:#777;background:#888">grey on grey</p>
+      <img src="missing.png"><p style="color:#777;background:#888">grey on grey</p>
       </article></main></body></html>""")
     with headless.Browser() as browser:
         tab = browser.new_page(width=390, height=844)
@@ -223,12 +223,29 @@ def test_the_pdf_has_every_chapter_and_is_linked_from_the_front_page(book):
         for item in outline:
             yield from titles(item) if isinstance(item, list) else [item.title]
 
-    # Chromium's bookmarks lose the space where a title wraps on the page: compare without spaces
-    squash = lambda text: re.sub(r"\s+", "", text)  # noqa: E731
-    bookmarks = squash(" | ".join(titles(reader.outline)))
-    missing = [page for page in pages if squash(heading_text(page)) not in bookmarks]
+    def squeeze(text):  # a title wrapped over two lines loses its space in the PDF's text
+        return re.sub(r"\s+", "", text)
+
+    bookmarks = squeeze(" | ".join(titles(reader.outline)))
+    missing = [page for page in pages if squeeze(heading_text(page)) not in bookmarks]
     assert missing == [], f"pages without a bookmark in the PDF: {missing}"
     text = "\n".join(p.extract_text() for p in reader.pages)
     for page in pages:
-        assert heading_text(page) in text, f"{page}: its title is not printed in the PDF"
+        assert squeeze(heading_text(page)) in squeeze(text), f"{page}: its title is not printed in the PDF"
     assert "Math Processing Error" not in text and "$$" not in text
+
+
+def test_every_figure_cell_draws_its_figure(book):
+    """A figure that fails to render leaves no error in the page (IPython drops it quietly):
+    every code cell that declares the alt text of its figure must show an image with it."""
+    declared = 0
+    for page in toc_pages():
+        path = ROOT / f"{page}.md"
+        if not path.exists():
+            continue
+        alts = re.findall(r"^    alt: (\".*\")$", path.read_text(), re.M)
+        shown = [html.unescape(a) for a in re.findall(r'<img alt="([^"]*)"', (HTML_DIR / f"{page}.html").read_text())]
+        for alt in alts:
+            assert json.loads(alt) in shown, f"{page}: the figure '{json.loads(alt)[:60]}...' is missing"
+        declared += len(alts)
+    assert declared >= 20
