@@ -22,9 +22,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import book_pdf  # noqa: E402  (book/_ext/book_pdf.py: the pages of the toc, as the PDF prints them)
 HTML_DIR = ROOT / "_build" / "html"
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
 WARNING = re.compile(r"(?:^|: )(WARNING|ERROR|CRITICAL|SEVERE):")
@@ -34,18 +35,7 @@ OWN_CHAPTERS = ["book/01_sequences", "book/02_abstraction", "book/03_elman", "bo
 
 def toc_pages():
     """Every document of _toc.yml, root first, as paths without suffix ('book/03_elman')."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return pages
+    return book_pdf.toc_pages(ROOT)
 
 
 def chapter_pages():
