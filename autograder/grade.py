@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shutil
 import stat
 import sys
 import time

@@ -7,7 +7,6 @@ first cell installs the student package (:func:`autograder.authoring.install_sou
 """
 
 import re
-import shutil
 import tempfile
 from pathlib import Path
 

@@ -184,7 +184,7 @@ def test_the_checks_catch_what_they_claim_to(tmp_path):
       a very long cell that does not fit in two hundred pixels at all</td></tr></table></div>
       <div style="overflow-x:auto;width:200px"><pre>a long line that may scroll, which is fine ........</pre></div>
       <p>| model | bits |</p><p>see :func:`elman_forward` and ``xs``</p>
-      <img src="missing.png"><p style="color:#777;background:#888">grey on grey</p>
+      <div class="cell_output"><img src="missing.png"></div><p style="color:#777;background:#888">grey on grey</p>
       </article></main></body></html>""")
     with headless.Browser() as browser:
         tab = browser.new_page(width=390, height=844)

@@ -31,7 +31,6 @@ import re
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import nbformat
 import numpy as np
