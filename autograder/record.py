@@ -314,12 +314,13 @@ def record_assignment(source_path, data_dir, version, skip=()):
         if found:
             topic = found.group(1)
             module = importlib.import_module(f"autograder.checks.{topic}")
-            student_checks._loaded[topic] = _RecordingTopic(module, store, tests)
+            setattr(student_checks, topic, _RecordingTopic(module, store, tests))  # before __getattr__
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(code, meta.get("grade_id", "cell"), "exec"), namespace)
         finally:
-            student_checks._loaded.clear()
+            for name in student_checks.TOPICS:
+                vars(student_checks).pop(name, None)
     if topic is None:
         raise Unrecordable(f"{source_path}: no cell imports rnn_course.checks")
     module = importlib.import_module(f"autograder.checks.{topic}")

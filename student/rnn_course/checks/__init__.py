@@ -2,20 +2,20 @@
 
 Each topic (elman, bptt, vanishing, lstm, gru, birnn, charlm) is a :class:`rnn_course.replay.Topic`
 whose attributes are the visible tests stored for it in ``rnn_course/data/<topic>.npz``.
+Every import gives a new Topic that reads its data from the package's file: nothing a cell
+does to a Topic it holds (replacing a test, changing the stored values) reaches the next test
+cell, which imports its own.
 """
 
 from ..replay import Topic
 
 TOPICS = ("elman", "bptt", "vanishing", "lstm", "gru", "birnn", "charlm")
-_loaded = {}
 
 
 def __getattr__(name):
     if name not in TOPICS:
         raise AttributeError(f"rnn_course.checks has no topic {name!r}; topics: {', '.join(TOPICS)}")
-    if name not in _loaded:
-        _loaded[name] = Topic(name)
-    return _loaded[name]
+    return Topic(name)
 
 
 def __dir__():
