@@ -26,8 +26,9 @@ def _check(args):
     problem = read_problem(path)
     if problem:
         return _fail(f"{path}: {problem}")
-    print(format_reports(path.name, self_check(path, timeout=args.timeout)))
-    return 0
+    reports = self_check(path, timeout=args.timeout)
+    print(format_reports(path.name, reports))
+    return 0 if all(r.points == r.max_points for r in reports if r.points is not None) else 1
 
 
 def _grade(args):

@@ -45,7 +45,10 @@ def self_check(path, timeout=60):
 
     path = Path(path)
     nb = nbformat.read(str(path), as_version=4)
-    Execute(timeout=timeout).preprocess(nb, {"metadata": {"path": str(path.parent.resolve())}})
+    # the kernel's own start-up notes (ipykernel warns that its local TCP channel is unencrypted)
+    # are not the student's business: only errors reach the terminal
+    Execute(timeout=timeout, extra_arguments=["--IPKernelApp.log_level=ERROR"]).preprocess(
+        nb, {"metadata": {"path": str(path.parent.resolve())}})
     reports = []
     for cell in nb.cells:
         if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
