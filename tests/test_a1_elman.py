@@ -100,7 +100,7 @@ class TestA1Elman(AssignmentTests):
         results, out = graded
         assert results["noisy"].total == results["noisy"].max_total, failed_tests(results["noisy"])
         text = feedback_text(out, "noisy")
-        assert "raised a warning (no points lost): UserWarning: To copy construct from a tensor" in text
+        assert "raised a warning (a warning alone costs no points): UserWarning: To copy construct from a tensor" in text
 
     def test_not_json_scores_zero_with_a_reason(self, graded):
         results, out = graded

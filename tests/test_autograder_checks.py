@@ -61,6 +61,13 @@ def test_unanswered_stub_and_shape_errors_read_well():
     with pytest.raises(CheckFailed, match="raised ValueError.*row vectors"):
         call_student(wrong_product, np.ones((2, 3)), np.ones((3, 4)), shape_hint="row vectors")
 
+    def array_as_condition(x):
+        return x if x else -x  # numpy: the truth value of an array is ambiguous
+
+    with pytest.raises(CheckFailed, match="ambiguous") as failed:
+        call_student(array_as_condition, np.ones(3), shape_hint="row vectors")
+    assert "row vectors" not in str(failed.value)  # not a shape error: no shape hint
+
 
 def test_inputs_written_in_place_are_reported():
     def scale(x):
@@ -72,6 +79,14 @@ def test_inputs_written_in_place_are_reported():
     assert np.array_equal(x, np.arange(3.0))  # the student worked on a copy
     with pytest.raises(CheckFailed, match=r"modified its input `x` in place \(entry \(2,\) changed from 2 to 4\)"):
         common.assert_unchanged(call, "scale")
+
+    def nudge(x):
+        x += 1e-9
+        return x
+
+    call = call_student(nudge, np.full(2, 1.39403))
+    with pytest.raises(CheckFailed, match=r"changed from 1\.39403 to 1\.39403000\d*"):
+        common.assert_unchanged(call, "nudge")  # a change below six digits shows every digit
 
 
 def _helper_calling_rnn_ref(x, h0, Wx, Wh, b):

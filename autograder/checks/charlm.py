@@ -77,7 +77,7 @@ def call_student(fn, *args):
     if found:
         raise ForbiddenShortcut(forbidden)
     for w in warned:
-        print(f"Note: `{name}` raised a warning (no points lost): {w.category.__name__}: {w.message}")
+        print(f"Note: `{name}` raised a warning (a warning alone costs no points): {w.category.__name__}: {w.message}")
     return value
 
 

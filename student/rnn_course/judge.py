@@ -23,6 +23,7 @@ import copy
 import inspect
 import io
 import os
+import re
 import sys
 import textwrap
 import tokenize
@@ -47,6 +48,10 @@ _float64 = np.float64
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
+
+# numpy's ValueErrors about shapes (matmul, dot, broadcasting, reshape), not e.g. "the truth value
+# of an array ... is ambiguous", which has nothing to do with shapes
+_SHAPE_ERROR = re.compile(r"shape|broadcast|dimension|aligned|reshape|size \d+ is different", re.I)
 
 class CheckFailed(AssertionError):
     """A check found a wrong answer; the message is written for the student."""
@@ -208,8 +213,8 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
     - Warnings and stderr writes inside the call are captured and echoed on stdout, so a
       harmless warning never zeroes a correct answer.
     - NotImplementedError (the unanswered stub) becomes a CheckFailed that says so.
-    - A ValueError from numpy inside the call (usually a matrix product with mismatched shapes)
-      becomes a CheckFailed that adds ``shape_hint``.
+    - A ValueError inside the call becomes a CheckFailed; when numpy's message is about shapes
+      (a matrix product or a broadcast that does not fit) it adds ``shape_hint``.
     names: the argument names for messages (default: from the function's signature).
     Returns a :class:`Call`.
     """
@@ -249,7 +254,8 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
             raise CheckFailed(f"`{fn_name}` is not implemented yet (it raised "
                               f"NotImplementedError): replace the stub with your code.") from None
         except ValueError as exc:
-            raise CheckFailed(f"`{fn_name}` raised ValueError: {exc}. {shape_hint}".rstrip()) from exc
+            hint = shape_hint if _SHAPE_ERROR.search(str(exc)) else ""
+            raise CheckFailed(f"`{fn_name}` raised ValueError: {exc}. {hint}".rstrip()) from exc
         finally:
             if own_implementation:
                 sys.setprofile(None)
@@ -257,7 +263,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
         raise ForbiddenShortcut(
             f"`{fn_name}` calls {found[0]}. This exercise asks for {asks_for}.")
     for w in warned:
-        print(f"Note: `{fn_name}` raised a warning (no points lost): "
+        print(f"Note: `{fn_name}` raised a warning (a warning alone costs no points): "
               f"{w.category.__name__}: {w.message}")
     mutated = [(name, _describe_change(old, new))
                for name, old, new in zip(names, kept, given) if not _same(old, new)]
@@ -278,7 +284,10 @@ def _describe_change(old, new):
     if isinstance(old, _ndarray) and isinstance(new, _ndarray) and old.shape == new.shape:
         diff = _abs(new.astype(_float64) - old.astype(_float64))
         where = _unravel_index(int(_argmax(diff)), diff.shape)
-        return f"entry {tuple(int(i) for i in where)} changed from {old[where]:.6g} to {new[where]:.6g}"
+        before, after = f"{old[where]:.6g}", f"{new[where]:.6g}"
+        if before == after:  # a change below six digits: show every digit
+            before, after = repr(float(old[where])), repr(float(new[where]))
+        return f"entry {tuple(int(i) for i in where)} changed from {before} to {after}"
     return "its contents changed"
 
 
