@@ -552,7 +552,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     from .execution import trusted_modules
     from .kernel import TRUSTED_VARIABLE
 
-    from . import outputs
+    from . import mathjax, outputs
 
     source_notebook(assignment)  # UnknownAssignment before any work
     outputs.check_options(options, assignment)  # the instructor's files, before any work
@@ -565,6 +565,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
         if sub.warning:
             print(f"warning: {sub.warning}", file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
+    mathjax.install(out_dir / "feedback")  # the pages' MathJax, next to them (no network)
     seed = runner.run_seed(out_dir / "journal", seed)
     url = gradebook_url(db, out_dir / "course")
     previous = {name: os.environ.get(name) for name in (SEED_VARIABLE, TRUSTED_VARIABLE)}

@@ -20,3 +20,18 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# The feedback page loads nothing from the network: nbgrader's feedback template with MathJax read
+# from the folder mathjax/ next to the page and a policy that blocks every other host
+# (autograder/templates/feedback, found before nbgrader's own; the grade command writes that
+# folder, autograder.mathjax).
+import os  # noqa: E402
+
+import autograder  # noqa: E402
+import nbgrader  # noqa: E402
+
+c.HTMLExporter.template_name = "feedback"  # nbgrader's API sets it too
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(autograder.__file__), "templates"),
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+]

@@ -171,7 +171,7 @@ class Browser:
         self.executable = executable or chromium_path()
         if self.executable is None:
             raise DevToolsError("Chromium is not installed (Debian package chromium)")
-        self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+        self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True)
         self.process = subprocess.Popen(
             [self.executable, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
