@@ -147,20 +147,30 @@ class Overtime(BaseException):
     """The wall-clock limit of a submission ran out while the grader itself was working on it."""
 
 
+class _Bell:
+    rang = False
+
+
 @contextlib.contextmanager
 def _alarm(seconds):
-    """Raise Overtime in this (main) thread after ``seconds``; a no-op in other threads."""
+    """Raise Overtime in this (main) thread after ``seconds``; a no-op in other threads.
+
+    Yields an object whose ``rang`` says whether the time ran out: nbgrader's API catches every
+    exception of its apps (``except:``), Overtime included, and returns a failure instead.
+    """
+    bell = _Bell()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield bell
         return
 
     def ring(*_):
+        bell.rang = True
         raise Overtime()
 
     previous = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
     try:
-        yield
+        yield bell
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -211,12 +221,16 @@ def _grade_one(api, run, submission, start):
                 result.reason = f"stopped after {run.timeout:g} s: the notebook took too long to grade"
             elif not result.reason:
                 result.note = notes(run, submission, nb, data)
+    reason = result.reason
     try:
-        with _alarm(left()):
+        with _alarm(left()) as bell:
             result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir))
+            if bell.rang:  # inside nbgrader, which turned the Overtime into "could not write"
+                raise Overtime()
             if result.note:
                 _add_note(result.feedback, result.note)
     except Overtime:
+        result.reason = reason
         result.note = "; ".join(filter(None, [result.note, f"the feedback page was not written within "
                                               f"the {run.timeout:g} s limit"]))
         result.feedback = grading._feedback(api, run.assignment, result, Path(run.feedback_dir),
