@@ -17,13 +17,14 @@ import json
 
 import numpy as np
 
-from rnn_course import judge
+from rnn_course import gradients, judge
 from rnn_course.replay import FORMAT
 
 SEEDS = (101, 202, 303)  # one case per seed: random sizes and values differ between them
 EDGE_SIZES = ({"T": 1}, {"N": 1, "H": 1})  # more cases, for tests that take sizes (**sizes)
 _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape", "assert_close",
             "assert_scalar_close", "assert_unchanged", "assert_not_aliased", "assert_stable")
+_JUDGES = gradients.JUDGES  # whole judges of rnn_course.gradients: one stored step each
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -210,6 +211,17 @@ class Recorder:
         judge.assert_unchanged(call, fn_name)
         self.add("assert_unchanged", {"call": self.calls[id(call)], "fn_name": fn_name})
 
+    def judge(self, name):
+        """A recording stand-in for the judge ``name`` of rnn_course.gradients: it runs live, then
+        stores its arguments (the student's functions by position, the arrays as data)."""
+
+        def run(*args, **kw):
+            getattr(gradients, name)(*args, **kw)
+            self.add("judge", {"fn": name, "args": [self.encode(a) for a in args],
+                               "kw": [[k, self.encode(v)] for k, v in kw.items()]})
+
+        return run
+
     def assert_not_aliased(self, call, fn_name, outputs=None):
         judge.assert_not_aliased(call, fn_name, outputs=outputs)
         self.add("assert_not_aliased", {"call": self.calls[id(call)], "fn_name": fn_name,
@@ -249,12 +261,13 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
     takes_sizes = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(live).parameters.values())
     runs = [(seed, {}) for seed in seeds] + [(seeds[0], edge) for edge in (edges if takes_sizes else ())]
     cases, saved_seed = [], judge._seed
-    saved = {name: module.__dict__[name] for name in _HELPERS if name in module.__dict__}
+    saved = {name: module.__dict__[name] for name in _HELPERS + _JUDGES if name in module.__dict__}
     try:
         for seed, sizes in runs:
             judge._seed = seed
             recorder = Recorder(functions, store)
-            module.__dict__.update({name: getattr(recorder, name) for name in saved})
+            module.__dict__.update({name: recorder.judge(name) if name in _JUDGES else getattr(recorder, name)
+                                    for name in saved})
             try:
                 live(*functions, **sizes)
             except TypeError:
@@ -263,7 +276,7 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
                 continue  # this test fixes that size itself
             finally:
                 module.__dict__.update(saved)
-            if not any(s["op"].startswith("assert") for s in recorder.steps):
+            if not any(s["op"].startswith("assert") or s["op"] == "judge" for s in recorder.steps):
                 raise Unrecordable(f"{module.__name__}.{test} compared nothing through the helpers")
             cases.append({"seed": seed, "sizes": sizes, "steps": recorder.steps})
     finally:

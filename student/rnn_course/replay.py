@@ -11,7 +11,9 @@ test did, as a list of steps:
   the stored answers of the catalogued mistakes (so the message still names the mistake);
 - ``assert_stable``: ``assert_close`` on inputs mixing rows of very different scales;
 - ``assert_unchanged``: the call left its inputs untouched; ``assert_not_aliased``: its result
-  shares no memory with its inputs.
+  shares no memory with its inputs;
+- ``judge``: one judge of :mod:`rnn_course.gradients` with stored arguments (it calls the
+  student's forward and backward itself: block, path and time diagnosis, follow-through).
 
 Steps refer to earlier results by ``{"ref": [step, path]}``, so a cache that the student's forward
 returned goes into the student's backward. A function the test hands to the student (an ``R``
@@ -156,6 +158,13 @@ class _Case:
                                           hint=a.get("hint", ""))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
+            elif op == "judge":  # a whole judge of rnn_course.gradients (it calls the student's code)
+                from . import gradients
+
+                if a["fn"] not in gradients.JUDGES:
+                    raise RuntimeError(f"rnn_course data: unknown judge {a['fn']!r}; update the package.")
+                getattr(gradients, a["fn"])(*[self.decode(s) for s in a["args"]],
+                                            **{k: self.decode(v) for k, v in a["kw"]})
             elif op == "assert_not_aliased":
                 judge.assert_not_aliased(self.calls[a["call"]], a["fn_name"], outputs=a.get("outputs"))
             else:
