@@ -121,8 +121,9 @@ def _backward_grads(fn, upstream, upstream_names, cache, grad_names, like, fn_na
     return call, grads
 
 
-def _after_call(call, fn_name):
-    judge.assert_unchanged(call, fn_name)
+def _after_call(call, fn_name, unchanged):
+    if unchanged:
+        judge.assert_unchanged(call, fn_name)
     judge.assert_not_aliased(call, fn_name)
 
 
@@ -148,6 +149,8 @@ def _describe(name, got, expected, gates):
     wrong, right, flipped = _wrong_blocks(name, got, expected, gates)
     if wrong == [None]:
         return f"`{name}`" + (" (the opposite sign)" if flipped else "")
+    if not right:
+        return f"`{name}` (every gate's block" + (", with the opposite sign)" if flipped == wrong else ")")
     text = f"`{name}` (" + ("gate " if len(wrong) == 1 else "gates ") + ", ".join(wrong)
     text += "'s block" if len(wrong) == 1 else " blocks"
     if flipped:
@@ -347,7 +350,7 @@ def _follow_through(layer, forward_name, backward_name, fn, args, names, upstrea
 # The judges (the hidden checks call them; the visible tests replay them from stored data).
 
 def judge_step_backward(layer, forward, backward, inputs, upstream, expected_outputs, expected_grads,
-                        cache=None, variants=None, probes=None):
+                        cache=None, variants=None, probes=None, unchanged=True):
     """Judge a student's step backward, through the student's own step forward.
 
     layer: "elman", "lstm" or "gru" (see :data:`LAYERS`).
@@ -359,6 +362,7 @@ def judge_step_backward(layer, forward, backward, inputs, upstream, expected_out
     expected_grads: the right gradients, in the order of ``inputs`` (dx, dh_prev, ...).
     variants: {description: {gradient name: array}}, the gradients of usual mistakes.
     probes: {"dh": gradients with only dh flowing in, "dc": with only dc} (the LSTM's two paths).
+    unchanged: also fail when the backward writes into its inputs (where no other test checks it).
     """
     L = LAYERS[layer]
     names = [f"d{n}" for n in L.step_inputs]
@@ -369,7 +373,7 @@ def judge_step_backward(layer, forward, backward, inputs, upstream, expected_out
         forward_right = all(_close(o, _asarray(e, dtype=_float64)) for o, e in zip(outs, expected_outputs))
     upstream_names = [f"d{s}" for s in L.step_states]
     call, grads = _backward_grads(backward, upstream, upstream_names, cache, names, expected_grads, L.step_backward)
-    _after_call(call, L.step_backward)
+    _after_call(call, L.step_backward, unchanged)
     if not forward_right:
         _follow_through(L, L.step_forward, L.step_backward, forward, inputs, L.step_inputs, upstream, count, grads)
         return
@@ -404,7 +408,7 @@ def judge_backward(layer, forward, backward, inputs, dhs, expected_hs, expected_
         (hs,), cache = _forward_outputs(forward, inputs, 1, L.forward)
         forward_right = _close(hs, _asarray(expected_hs, dtype=_float64))
     call, grads = _backward_grads(backward, (dhs,), ("dhs",), cache, names, expected_grads, L.backward)
-    _after_call(call, L.backward)
+    _after_call(call, L.backward, False)  # the inputs: a test of their own
     if not forward_right:
         skip = tuple(n for n, a in zip(L.seq_inputs, inputs) if a is None)
         _follow_through(L, L.forward, L.backward, forward, inputs, L.seq_inputs, (dhs,), 1, grads, skip)
