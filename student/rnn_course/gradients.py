@@ -270,7 +270,8 @@ def _diagnosis(layer, names, grads, expected, variants, sequence=False, extra=""
     if params and states and not any(k in wrong for k in params):
         msg += (f" Your {', '.join(f'`{names[k]}`' for k in params)} are right, so your gradient of the "
                 f"pre-activations (da) is right: the mistake is in how "
-                f"{' and '.join(f'`{names[k]}`' for k in states)} come from it ({layer.da_rule}).")
+                f"{' and '.join(f'`{names[k]}`' for k in states)} {'come' if len(states) > 1 else 'comes'} from it "
+                f"({layer.da_rule}).")
     elif gates and any(k in wrong for k in params):
         bad_gates = sorted({g for k in params if k in wrong for g in _wrong_blocks(names[k], grads[k], expected[k], gates)[0]},
                            key=gates.index)
