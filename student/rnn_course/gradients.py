@@ -226,7 +226,8 @@ def _time_profile(name, got, expected):
                   "is not (or a loop that skips or shifts steps).")
     if len(wrong) == T:
         return (f"Step by step, `{name}` is wrong already at the last step t={last} and at every step "
-                f"before it: the gradient of one step is wrong (with nothing carried back yet).")
+                f"before it: the last step's own gradient is already wrong (nothing is carried back into "
+                f"it yet), or the loop skips it.")
     return f"Step by step, `{name}` is wrong at the time steps {', '.join(f't={t}' for t in wrong)}."
 
 
