@@ -99,4 +99,4 @@ class TestA2Bptt(AssignmentTests):
     graded_mutants = {"group1": ("no_tanh_derivative", "one_sided_differences", "gradients_not_cut"),
                       "group2": ("dh_written_in_place", "dh0_missing", "perturbs_x_in_place", "state_not_carried"),
                       "group3": ("not_summed_over_time", "calls_rnn_ref"),
-                      "group4": ("dhs_written_in_place",)}
+                      "group4": ("dhs_written_in_place", "last_short_chunk_dropped", "dWh_from_h")}

@@ -97,4 +97,5 @@ MUTANTS = {
 
 class TestA4Lstm(AssignmentTests):
     assignment, mutants, seed, nested = A, MUTANTS, 4321, {"solution"}
-    graded_mutants = {name: (name,) for name in ("gates_ifog", "weight_grads_not_summed", "calls_rnn_ref")}
+    graded_mutants = {name: (name,) for name in ("gates_ifog", "weight_grads_not_summed", "calls_rnn_ref",
+                                                 "forget_gate_sign")}

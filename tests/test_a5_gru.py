@@ -95,7 +95,8 @@ MUTANTS = {
                                    BACKWARD_VALUES, "counted twice"),
     # New: the step forward updates h_prev in place (right values, but the caller's h_prev changes).
     "state_updated_in_place": ("answer_step_forward", [("h = (1 - z) * n + z * h_prev", "h = h_prev\n    h *= z\n    h += (1 - z) * n")],
-                               NUMPY_GRU | {"test_forward_inputs_unchanged"}, "modified its input `h_prev`"),
+                               STEP_FORWARD | STEP_BACKWARD | FORWARD | BACKWARD_VALUES | {"test_forward_inputs_unchanged"},
+                               "modified its input `h_prev`"),
 }
 
 
