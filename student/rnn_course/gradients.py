@@ -21,6 +21,9 @@ from the package's data). What it computes itself is only about the student's ow
 Shapes (one step): x (N, D), h_prev and c_prev (N, H); weights Wx (D, G*H), Wh (H, G*H), biases
 (G*H,) with G gates side by side (Elman G = 1, LSTM 4, GRU 3). A sequence: x (N, T, D),
 h0 and c0 (N, H), dhs (N, T, H). Gradients have the shapes of what they differentiate.
+
+numpy functions are captured when this module is imported (as in :mod:`rnn_course.judge`), so a
+student who rebinds ``np.sum`` or ``np.allclose`` in the notebook does not fool a judge.
 """
 
 import numpy as np
@@ -37,6 +40,10 @@ _default_rng = np.random.default_rng
 _float64 = np.float64
 _isfinite = np.isfinite
 _all = np.all
+_ndim = np.ndim
+_argmax = np.argmax
+_unravel_index = np.unravel_index
+_inf = np.inf
 
 JUDGES = ("judge_step_backward", "judge_backward")  # what a stored visible-test step may call
 ATOL, RTOL = 1e-7, 1e-6
@@ -116,7 +123,7 @@ def _backward_grads(fn, upstream, upstream_names, cache, grad_names, like, fn_na
     grads = []
     for name, got, ref in zip(grad_names, value, like):
         hint = "A gradient has the shape of what it differentiates. " + _SHAPE_HINTS.get(name[1:], "")
-        grads.append(assert_shape(name, got, _asarray(ref).shape, axes=_axes(name[1:], np.ndim(ref)),
+        grads.append(assert_shape(name, got, _asarray(ref).shape, axes=_axes(name[1:], _ndim(ref)),
                                   hint=hint.strip()))
     return call, grads
 
@@ -162,8 +169,8 @@ def _describe(name, got, expected, gates):
 
 def _largest(name, got, expected, input_name, gates):
     err = _abs(got - expected)
-    err[~_isfinite(err)] = np.inf
-    where = np.unravel_index(int(np.argmax(err)), err.shape)
+    err[~_isfinite(err)] = _inf
+    where = _unravel_index(int(_argmax(err)), err.shape)
     label = judge._label(where, _axes(input_name, got.ndim), gates if input_name in PARAMETERS else None,
                          got.shape[-1] if got.ndim else 0)
     return (f"Largest error of `{name}`: {float(err[where]):.3g} at {label} "

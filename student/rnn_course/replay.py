@@ -27,7 +27,7 @@ import json
 
 import numpy as np
 
-from . import judge
+from . import gradients, judge  # imported with the package: both capture numpy before student code runs
 
 FORMAT = 1
 _array_equal = np.array_equal
@@ -159,8 +159,6 @@ class _Case:
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
             elif op == "judge":  # a whole judge of rnn_course.gradients (it calls the student's code)
-                from . import gradients
-
                 if a["fn"] not in gradients.JUDGES:
                     raise RuntimeError(f"rnn_course data: unknown judge {a['fn']!r}; update the package.")
                 getattr(gradients, a["fn"])(*[self.decode(s) for s in a["args"]],
