@@ -15,7 +15,7 @@ TRUNC_CALL = "full_bptt(params, x[:, start:start + k], y[:, start:start + k], h)
 # name: (answer cell, replacements, tests that must fail, phrase the feedback must contain)
 MUTANTS = {
     "no_tanh_derivative": ("answer_step_backward", [("da = dh * (1 - h * h)", "da = dh")],
-                           STEP | {"test_backward_values"}, "without the tanh derivative"),
+                           STEP, "without the tanh derivative"),
     "dh_written_in_place": ("answer_step_backward",
                             [("da = dh * (1 - h * h)", "dh *= 1 - h * h\n    da = dh")],
                             {"test_step_backward_dh_unchanged"}, "modified its input `dh`"),
@@ -51,17 +51,17 @@ MUTANTS = {
                                           "    return reference(params, x, y, h0, k)")],
                       {"test_truncated_grads", "test_truncated_loss_and_state",
                        "test_truncated_extreme_windows"}, "asks for your own implementation"),
-    # New: what students get wrong in a step backward (the sequence's hidden test then credits a
-    # BPTT that is right given the wrong step backward: follow-through).
+    # New: what students get wrong in a step backward (the sequence's tests then credit a BPTT that
+    # is right given the wrong step backward: follow-through).
     "dWh_from_h": ("answer_step_backward", [("h_prev.T @ da", "h.T @ da")],
-                   STEP | {"test_backward_values"}, "dWh = h.T @ da, with the step's output h"),
+                   STEP, "dWh = h.T @ da, with the step's output h"),
     "sign_flipped": ("answer_step_backward", [("da = dh * (1 - h * h)", "da = -dh * (1 - h * h)")],
-                     STEP | {"test_backward_values"}, "with the opposite sign"),
+                     STEP, "with the opposite sign"),
     "derivative_squared_wrongly": ("answer_step_backward", [("da = dh * (1 - h * h)", "da = dh * (1 - h) ** 2")],
-                                   STEP | {"test_backward_values"}, "the derivative (1 - h)**2"),
+                                   STEP, "the derivative (1 - h)**2"),
     "wx_not_transposed": ("answer_step_backward", [("return da @ Wx.T", "return da @ Wx")],
-                          {"test_step_backward_shapes", "test_step_backward_values", "test_backward_shapes",
-                           "test_backward_values"}, "Wx not transposed (dx = da @ Wx)"),
+                          {"test_step_backward_shapes", "test_step_backward_values", "test_backward_shapes"},
+                          "Wx not transposed (dx = da @ Wx)"),
     "db_summed_over_units": ("answer_step_backward", [("da.sum(axis=0)", "da.sum(axis=1)")],
                              {"test_step_backward_shapes", "test_step_backward_values", "test_backward_shapes",
                               "test_backward_values", "test_backward_dhs_unchanged", "test_backward_single_step"},

@@ -15,10 +15,11 @@ FORWARD = {"test_forward_values", "test_forward_edge_sizes"}
 BACKWARD = {"test_backward_values", "test_backward_inputs_unchanged", "test_backward_edge_sizes"}
 TORCH = {"test_to_torch_values", "test_to_torch_edge_sizes"}
 NUMPY_GRU = STEP_FORWARD | STEP_BACKWARD | FORWARD | BACKWARD  # all that runs the step forward
-# A wrong step forward: its own tests, the step backward (not the derivative of that forward), and
-# the visible sequence tests; the hidden sequence tests credit work right given it (follow-through).
-WRONG_STEP = STEP_FORWARD | STEP_BACKWARD | {"test_forward_values", "test_backward_values"}
-WRONG_STEP_BACKWARD = STEP_BACKWARD | {"test_backward_values"}
+# A wrong step forward costs its own tests and the step backward's (which is not the derivative of
+# that forward); the sequence tests credit work right given it (follow-through).
+WRONG_STEP = STEP_FORWARD | STEP_BACKWARD
+# A wrong step backward costs its own tests only: BPTT right given it gets its points.
+WRONG_STEP_BACKWARD = STEP_BACKWARD
 BACKWARD_VALUES = {"test_backward_values", "test_backward_edge_sizes"}
 
 # name: (answer cell, replacements, tests that must fail, phrase the feedback must contain)

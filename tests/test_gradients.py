@@ -105,10 +105,10 @@ def _elman_backward_with(slip):
 
 
 def test_the_time_profile_tells_a_carry_slip_from_a_slip_of_every_step():
-    carried = failure(bptt.backward_values, _elman_backward_with("no_carry_h"))
+    carried = failure(bptt.backward_values, elman_step_backward, _elman_backward_with("no_carry_h"))
     assert "right at the last step" in carried and "growing toward the first step" in carried
     assert "does not pass dh_prev from step t+1 back" in carried
-    skipped = failure(bptt.backward_values, _elman_backward_with("skip_last"))
+    skipped = failure(bptt.backward_values, elman_step_backward, _elman_backward_with("skip_last"))
     assert "wrong already at the last step" in skipped and "the last step t = T - 1 is never backpropagated" in skipped
 
 
@@ -156,14 +156,14 @@ def test_sequence_follow_through_by_differences_and_by_the_students_step_functio
         grads[2:5] = [lstm.permute_gates(g, IFOG) for g in grads[2:5]]
         return tuple(grads)
 
-    lstm.backward_values(ifog_forward, ifog_backward)  # visible: differences of the student's forward
+    lstm.backward_values(None, None, ifog_forward, ifog_backward)  # differences of the student's forward
     assert capsys.readouterr().out.startswith("Right given your `lstm_forward`:")
 
     def slipped_backward(dhs, caches):  # BPTT done right over a wrong step backward
         return bptt_loop(slipped_lstm_step_backward("f_sign"), caches, dhs, 2)[0]
 
-    assert "Step by step" in failure(lstm.backward_values, lstm_forward, slipped_backward)
-    lstm.backward_edge_sizes(lstm_step_forward, slipped_lstm_step_backward("f_sign"), lstm_forward, slipped_backward)
+    assert "Step by step" in failure(lstm.backward_values, None, None, lstm_forward, slipped_backward)
+    lstm.backward_values(lstm_step_forward, slipped_lstm_step_backward("f_sign"), lstm_forward, slipped_backward)
     assert capsys.readouterr().out.startswith("Right given your `lstm_step_backward`:")
 
 
@@ -203,3 +203,11 @@ def test_rebinding_numpy_in_the_notebook_does_not_fool_the_judges(monkeypatch):
         monkeypatch.setattr(np, name, lambda *args, **kw: 0)
     with pytest.raises(judge.CheckFailed, match="not their derivative"):
         visible_lstm.step_backward_values(ifog_step_forward, lstm_step_backward)
+
+
+def test_student_code_calling_the_judges_loop_is_a_forbidden_shortcut():
+    def lstm_backward_student(dhs, cache):  # gets BPTT from the judge's own loop
+        return gradients._run_steps_backward(gradients.LAYERS["lstm"], lstm_step_backward, cache, dhs)
+
+    with pytest.raises(judge.ForbiddenShortcut, match="calls rnn_course.gradients"):
+        lstm.backward_values(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward_student)

@@ -153,13 +153,15 @@ def backward_shapes(elman_backward_student):
         assert_shape(name, value, like.shape, hint="A gradient has the shape of what it is the gradient of.")
 
 
-def backward_values(elman_backward_student, test="backward_values", **sizes):
+def backward_values(elman_step_backward_student, elman_backward_student, test="backward_values", **sizes):
     """Every gradient of the sequence against rnn_ref's elman_backward (the forward is given):
-    names loop slips, and where in time the error starts."""
+    names loop slips, and where in time the error starts; a BPTT right given the student's step
+    backward passes."""
     dhs, cache = _seq_case(test, **sizes)
     expected = elman_backward(dhs, cache)
     judge_backward("elman", None, elman_backward_student, None, dhs, None, expected, cache=cache,
-                   variants=loops.prune(_seq_variants(dhs, cache), SEQ_NAMES, expected))
+                   variants=loops.prune(_seq_variants(dhs, cache), SEQ_NAMES, expected),
+                   step_backward=elman_step_backward_student, step_caches=_step_caches(cache))
 
 
 def backward_dhs_unchanged(elman_backward_student):
@@ -170,27 +172,8 @@ def backward_dhs_unchanged(elman_backward_student):
 
 
 def backward_single_step(elman_step_backward_student, elman_backward_student):
-    """Edge case T = 1: BPTT is one step backward. A BPTT built on a wrong step backward gets this
-    point when it is right given that step backward."""
-    try:
-        backward_values(elman_backward_student, test="backward_single_step", T=1)
-    except CheckFailed:
-        dhs, cache = _seq_case("backward_single_step", T=1)
-        got = _call_seq(elman_backward_student, dhs, cache)[1]
-
-        def step(dh, step_cache):
-            value = call_student(elman_step_backward_student, dh, step_cache, names=["dh", "cache"]).value
-            return [np.asarray(v, dtype=float) for v in unpack("elman_step_backward", value, 5)]
-
-        try:
-            composed = loops.bptt_loop(step, _step_caches(cache), dhs, 1)[0]
-        except (CheckFailed, ValueError, TypeError, IndexError):
-            composed = None
-        if not loops.same_grads(got, composed):
-            raise
-        print("Right given your `elman_step_backward`: your `elman_backward` is BPTT done right with "
-              "your own step backward, so this test gives its point; your `elman_step_backward` itself "
-              "is wrong: its own test says how.")
+    """Edge case T = 1: BPTT is one step backward."""
+    backward_values(elman_step_backward_student, elman_backward_student, test="backward_single_step", T=1)
 
 
 # --- exercise 3: centred differences -------------------------------------------------------------

@@ -17,7 +17,7 @@ from rnn_ref.gru import gru_backward, gru_forward, gru_step_backward, gru_step_f
 
 from rnn_course.callbacks import run_torch_rnn
 
-from rnn_course.gradients import judge_backward, judge_step_backward
+from rnn_course.gradients import judge_backward, judge_forward, judge_step_backward
 
 from . import loops
 from .common import (ForbiddenShortcut, CheckFailed, assert_close, assert_not_aliased, assert_unchanged,
@@ -250,10 +250,15 @@ def _forward(fn, test, **sizes):
     return call, hs, cache, p, args
 
 
-def forward_values(gru_forward_student, test="forward_values", **sizes):
-    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0."""
-    _, hs, _, _, args = _forward(gru_forward_student, test, **sizes)
-    assert_close("hs", hs, gru_forward(*args)[0], axes=SEQ_AXES, variants=forward_variants(*args))
+def forward_values(gru_step_forward_student, gru_forward_student, test="forward_values", **sizes):
+    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0. A
+    wrong hs that is the student's own step forward run over the sequence gets the points."""
+    p = draw(test, **sizes)
+    args = (p["x"], p["h0"], *_params(p))
+    expected = gru_forward(*args)[0]
+    variants = {d: v for d, v in forward_variants(*args).items()
+                if not loops.same_grads([v], [expected])}
+    judge_forward("gru", gru_step_forward_student, gru_forward_student, args, expected, variants=variants)
 
 
 def forward_inputs_unchanged(gru_forward_student):
@@ -264,31 +269,24 @@ def forward_inputs_unchanged(gru_forward_student):
 
 
 def forward_edge_sizes(gru_step_forward_student, gru_forward_student):
-    """Edge cases T = 1, then H = 1 with N = 1. A sequence forward built on a wrong step forward
-    gets these points when it is right given that step forward."""
-    for test, sizes in (("forward_single_step", {"T": 1}), ("forward_single_unit", {"N": 1, "H": 1})):
-        try:
-            forward_values(gru_forward_student, test=test, **sizes)
-        except CheckFailed:
-            _, hs, _, p, _ = _forward(gru_forward_student, test, **sizes)
-            if not loops.same_grads([hs], [_composed(gru_step_forward_student, None, p)[0]]):
-                raise
-            print("Right given your `gru_step_forward`: your `gru_forward` runs your own step forward "
-                  "over the sequence correctly, so this test gives its points; your "
-                  "`gru_step_forward` itself is wrong: its own test says how.")
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    forward_values(gru_step_forward_student, gru_forward_student, test="forward_single_step", T=1)
+    forward_values(gru_step_forward_student, gru_forward_student, test="forward_single_unit", N=1, H=1)
 
 
-def backward_values(gru_forward_student, gru_backward_student, test="backward_values", **sizes):
+def backward_values(gru_step_forward_student, gru_step_backward_student, gru_forward_student,
+                    gru_backward_student, test="backward_values", **sizes):
     """The six gradients of BPTT through the student's own forward: against rnn_ref when that
     forward is right (naming loop slips, gate blocks, where in time the error starts), else
-    against centred differences of it."""
+    against centred differences of it; a BPTT right given the student's step functions passes."""
     p = draw(test, **sizes)
     args = (p["x"], p["h0"], *_params(p))
     hs_ref, cache_ref = gru_forward(*args)
     expected = gru_backward(p["dhs"], cache_ref)
     variants = loops.prune(backward_variants(*args, p["dhs"]), BACKWARD_NAMES, expected)
     judge_backward("gru", gru_forward_student, gru_backward_student, args, p["dhs"], hs_ref, expected,
-                   variants=variants)
+                   variants=variants, step_forward=gru_step_forward_student,
+                   step_backward=gru_step_backward_student)
 
 
 def backward_inputs_unchanged(gru_forward_student, gru_backward_student):
@@ -298,43 +296,12 @@ def backward_inputs_unchanged(gru_forward_student, gru_backward_student):
     assert_unchanged(call, "gru_backward")
 
 
-def _composed(gru_step_forward_student, gru_step_backward_student, p):
-    """(hs, BPTT grads) composed of the student's own step functions (hidden checks only), or None."""
-    try:
-        caches, h, hs = [], p["h0"], []
-        for t in range(p["x"].shape[1]):
-            h, cache = unpack("gru_step_forward(...)", call_student(
-                gru_step_forward_student, p["x"][:, t], h, *_params(p)).value, 2)
-            caches.append(cache)
-            hs.append(np.asarray(h, dtype=float))
-        if gru_step_backward_student is None:
-            return np.stack(hs, axis=1), None
-
-        def step(dh, cache):
-            value = call_student(gru_step_backward_student, dh, cache, names=["dh", "cache"]).value
-            return [np.asarray(v, dtype=float) for v in unpack("gru_step_backward(...)", value, 6)]
-
-        return np.stack(hs, axis=1), loops.bptt_loop(step, caches, p["dhs"], 1)[0]
-    except (CheckFailed, ValueError, TypeError, IndexError):
-        return None, None
-
-
 def backward_edge_sizes(gru_step_forward_student, gru_step_backward_student, gru_forward_student,
                         gru_backward_student):
-    """Edge cases T = 1, then H = 1 with N = 1. A backward built on a wrong step backward gets
-    these points when it is right given that step backward."""
-    for test, sizes in (("backward_single_step", {"T": 1}), ("backward_single_unit", {"N": 1, "H": 1})):
-        try:
-            backward_values(gru_forward_student, gru_backward_student, test=test, **sizes)
-        except CheckFailed:
-            _, _, cache, p, _ = _forward(gru_forward_student, test, **sizes)
-            got = unpack("gru_backward(...)", call_student(gru_backward_student, p["dhs"], cache,
-                                                           names=["dhs", "cache"]).value, 6)
-            if not loops.same_grads(got, _composed(gru_step_forward_student, gru_step_backward_student, p)[1]):
-                raise
-            print("Right given your `gru_step_backward`: your `gru_backward` is BPTT done right with "
-                  "your own step functions, so this test gives its points; your `gru_step_backward` "
-                  "(or `gru_step_forward`) itself is wrong: its own test says how.")
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    functions = (gru_step_forward_student, gru_step_backward_student, gru_forward_student, gru_backward_student)
+    backward_values(*functions, test="backward_single_step", T=1)
+    backward_values(*functions, test="backward_single_unit", N=1, H=1)
 
 
 def to_torch_values(to_torch_gru_student, test="to_torch_values", **sizes):

@@ -15,7 +15,7 @@ import numpy as np
 from rnn_ref.activations import sigmoid
 from rnn_ref.lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 
-from rnn_course.gradients import judge_backward, judge_step_backward
+from rnn_course.gradients import judge_backward, judge_forward, judge_step_backward
 
 from . import loops
 from .common import CheckFailed, assert_close, assert_not_aliased, assert_unchanged, call_student, rng, unpack
@@ -245,19 +245,24 @@ def _forward(fn, test, with_c0=True, **sizes):
     return call, hs, cache, p, args
 
 
-def forward_values(lstm_forward_student, test="forward_values", with_c0=True, **sizes):
-    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0 or c0."""
-    _, hs, _, p, args = _forward(lstm_forward_student, test, with_c0, **sizes)
+def forward_values(lstm_step_forward_student, lstm_forward_student, test="forward_values", with_c0=True,
+                   **sizes):
+    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0 or c0.
+    A wrong hs that is the student's own step forward run over the sequence gets the points."""
+    p = draw(test, with_c0=with_c0, **sizes)
+    args = (p["x"], p["h0"], p["Wx"], p["Wh"], p["b"], p["c0"])
     c0 = p["c0"] if with_c0 else np.zeros_like(p["h0"])
     variants = forward_variants(*args[:5], c0)
     if not with_c0:  # c0=None means zeros: "started from c0 = 0" is then right
         variants = {d: v for d, v in variants.items() if "c0" not in d}
-    assert_close("hs", hs, lstm_forward(*args)[0], axes=SEQ_AXES, variants=variants)
+    expected = lstm_forward(*args)[0]
+    variants = {d: v for d, v in variants.items() if not loops.same_grads([v], [expected])}
+    judge_forward("lstm", lstm_step_forward_student, lstm_forward_student, args, expected, variants=variants)
 
 
-def forward_without_c0(lstm_forward_student):
+def forward_without_c0(lstm_step_forward_student, lstm_forward_student):
     """c0=None starts the cell from zeros."""
-    forward_values(lstm_forward_student, test="forward_without_c0", with_c0=False)
+    forward_values(lstm_step_forward_student, lstm_forward_student, test="forward_without_c0", with_c0=False)
 
 
 def forward_inputs_unchanged(lstm_forward_student):
@@ -267,45 +272,25 @@ def forward_inputs_unchanged(lstm_forward_student):
     assert_not_aliased(call, "lstm_forward", outputs=("hs",))
 
 
-def _composed_forward(lstm_step_forward_student, p, c0):
-    """hs of the student's own step forward run over the sequence (hidden checks only), or None."""
-    try:
-        h, c, hs = p["h0"], c0, []
-        for t in range(p["x"].shape[1]):
-            h, c, _ = unpack("lstm_step_forward(...)", call_student(
-                lstm_step_forward_student, p["x"][:, t], h, c, p["Wx"], p["Wh"], p["b"]).value, 3)
-            hs.append(np.asarray(h, dtype=float))
-        return np.stack(hs, axis=1)
-    except (CheckFailed, ValueError, TypeError, IndexError):
-        return None
-
-
 def forward_edge_sizes(lstm_step_forward_student, lstm_forward_student):
-    """Edge cases T = 1, then H = 1 with N = 1. A sequence forward built on a wrong step forward
-    gets these points when it is right given that step forward."""
-    for test, sizes in (("forward_single_step", {"T": 1}), ("forward_single_unit", {"N": 1, "H": 1})):
-        try:
-            forward_values(lstm_forward_student, test=test, **sizes)
-        except CheckFailed:
-            _, hs, _, p, _ = _forward(lstm_forward_student, test, **sizes)
-            if not loops.same_grads([hs], [_composed_forward(lstm_step_forward_student, p, p["c0"])]):
-                raise
-            print("Right given your `lstm_step_forward`: your `lstm_forward` runs your own step forward "
-                  "over the sequence correctly, so this test gives its points; your "
-                  "`lstm_step_forward` itself is wrong: its own test says how.")
+    """Edge cases T = 1, then H = 1 with N = 1."""
+    forward_values(lstm_step_forward_student, lstm_forward_student, test="forward_single_step", T=1)
+    forward_values(lstm_step_forward_student, lstm_forward_student, test="forward_single_unit", N=1, H=1)
 
 
-def backward_values(lstm_forward_student, lstm_backward_student, test="backward_values", **sizes):
+def backward_values(lstm_step_forward_student, lstm_step_backward_student, lstm_forward_student,
+                    lstm_backward_student, test="backward_values", **sizes):
     """The six gradients of BPTT through the student's own forward: against rnn_ref when that
     forward is right (naming loop slips, gate blocks, where in time the error starts), else
-    against centred differences of it."""
+    against centred differences of it; a BPTT right given the student's step functions passes."""
     p = draw(test, **sizes)
     args = (p["x"], p["h0"], p["Wx"], p["Wh"], p["b"], p["c0"])
     hs_ref, cache_ref = lstm_forward(*args)
     expected = lstm_backward(p["dhs"], cache_ref)
     variants = loops.prune(backward_variants(*args, p["dhs"]), BACKWARD_NAMES, expected)
     judge_backward("lstm", lstm_forward_student, lstm_backward_student, args, p["dhs"], hs_ref, expected,
-                   variants=variants)
+                   variants=variants, step_forward=lstm_step_forward_student,
+                   step_backward=lstm_step_backward_student)
 
 
 def backward_inputs_unchanged(lstm_forward_student, lstm_backward_student):
@@ -315,39 +300,9 @@ def backward_inputs_unchanged(lstm_forward_student, lstm_backward_student):
     assert_unchanged(call, "lstm_backward")
 
 
-def _composed(lstm_step_forward_student, lstm_step_backward_student, p):
-    """BPTT composed of the student's own step functions (hidden checks only): the grads, or None."""
-    try:
-        caches, h, c = [], p["h0"], p["c0"]
-        for t in range(p["x"].shape[1]):
-            h, c, cache = unpack("lstm_step_forward(...)", call_student(
-                lstm_step_forward_student, p["x"][:, t], h, c, p["Wx"], p["Wh"], p["b"]).value, 3)
-            caches.append(cache)
-
-        def step(dh, dc, cache):
-            value = call_student(lstm_step_backward_student, dh, dc, cache, names=["dh", "dc", "cache"]).value
-            return [np.asarray(v, dtype=float) for v in unpack("lstm_step_backward(...)", value, 6)]
-
-        return loops.bptt_loop(step, caches, p["dhs"], 2)[0]
-    except (CheckFailed, ValueError, TypeError, IndexError):
-        return None
-
-
 def backward_edge_sizes(lstm_step_forward_student, lstm_step_backward_student, lstm_forward_student,
                         lstm_backward_student):
-    """Edge cases T = 1 (nothing to carry back), then H = 1 with N = 1. A backward built on a wrong
-    step backward gets these points when it is right given that step backward."""
-    for test, sizes in (("backward_single_step", {"T": 1}), ("backward_single_unit", {"N": 1, "H": 1})):
-        try:
-            backward_values(lstm_forward_student, lstm_backward_student, test=test, **sizes)
-        except CheckFailed:
-            p = draw(test, **sizes)
-            composed = _composed(lstm_step_forward_student, lstm_step_backward_student, p)
-            _, _, cache, _, _ = _forward(lstm_forward_student, test, **sizes)
-            got = unpack("lstm_backward(...)", call_student(lstm_backward_student, p["dhs"], cache,
-                                                            names=["dhs", "cache"]).value, 6)
-            if not loops.same_grads(got, composed):
-                raise
-            print("Right given your `lstm_step_backward`: your `lstm_backward` is BPTT done right with "
-                  "your own step functions, so this test gives its points; your `lstm_step_backward` "
-                  "(or `lstm_step_forward`) itself is wrong: its own test says how.")
+    """Edge cases T = 1 (nothing to carry back), then H = 1 with N = 1."""
+    functions = (lstm_step_forward_student, lstm_step_backward_student, lstm_forward_student, lstm_backward_student)
+    backward_values(*functions, test="backward_single_step", T=1)
+    backward_values(*functions, test="backward_single_unit", N=1, H=1)

@@ -12,7 +12,12 @@ from the package's data). What it computes itself is only about the student's ow
   r, z, n), whether the mistake is on the path through ``h`` or through ``c`` (the LSTM step
   backward probed with only ``dh``, then only ``dc`` flowing in), and for a sequence whether
   the error of ``dx`` appears at the last step only or grows toward the first step;
-- **follow-through**: when the student's forward is wrong, the backward is checked against
+- **follow-through** of sequence work: a sequence forward (or BPTT) that equals the student's own
+  step forward (step backward) run over the sequence passes with a note "Right given your
+  `<step function>`:". Running them over the sequence is done here with the student's functions
+  only, and only for judging: a student function that calls into this module is a forbidden
+  shortcut (it would get the loop it is asked to write);
+- **follow-through** of a backward: when the student's forward is wrong, the backward is checked against
   centred finite differences (float64) of that same forward, along random directions, one gate
   block at a time. A backward that is the exact derivative of the student's own forward passes
   with a note that starts "Right given your `<forward>`:"; one that is not fails, saying which
@@ -26,10 +31,12 @@ numpy functions are captured when this module is imported (as in :mod:`rnn_cours
 student who rebinds ``np.sum`` or ``np.allclose`` in the notebook does not fool a judge.
 """
 
+import sys
+
 import numpy as np
 
 from . import judge
-from .judge import CheckFailed, assert_shape, call_student, unpack
+from .judge import CheckFailed, ForbiddenShortcut, assert_shape, call_student, unpack
 
 _abs = np.abs
 _asarray = np.asarray
@@ -44,8 +51,10 @@ _ndim = np.ndim
 _argmax = np.argmax
 _unravel_index = np.unravel_index
 _inf = np.inf
+_stack = np.stack
+_getprofile = sys.getprofile
 
-JUDGES = ("judge_step_backward", "judge_backward")  # what a stored visible-test step may call
+JUDGES = ("judge_step_backward", "judge_backward", "judge_forward")  # what a stored visible-test step may call
 ATOL, RTOL = 1e-7, 1e-6
 FD_EPS, FD_ATOL, FD_RTOL = 1e-5, 1e-6, 1e-5  # centred differences along one random direction
 
@@ -356,6 +365,67 @@ def _follow_through(layer, forward_name, backward_name, fn, args, names, upstrea
 
 
 # ---------------------------------------------------------------------------------------------
+# Follow-through of sequence work: the student's own step functions run over the sequence.
+
+def _guard():
+    """A student's function that calls into this module (to get a loop it must write) is a shortcut:
+    student code runs under call_student's profiler, judges never do."""
+    if _getprofile() is not None:
+        raise ForbiddenShortcut("Your code calls rnn_course.gradients, the grader's judging code. This "
+                                "exercise asks for your own implementation, so its tests score 0.")
+
+
+def _run_steps(L, step_forward, inputs):
+    """(hs (N, T, H), per-step caches) of the student's step forward over the sequence ``inputs``
+    (the sequence forward's arguments), or None when the step forward fails."""
+    _guard()
+    seq = dict(zip(L.seq_inputs, inputs))
+    x = _asarray(seq["x"], dtype=_float64)
+    states = {s: _zeros_like(_asarray(seq["h0"], dtype=_float64)) if seq.get(f"{s}0") is None else seq[f"{s}0"]
+              for s in L.step_states}
+    hs, caches = [], []
+    try:
+        for t in range(x.shape[1]):
+            args = tuple(x[:, t] if n == "x" else states[n[0]] if n.endswith("_prev") else seq[n] for n in L.step_inputs)
+            outs, cache = _forward_outputs(step_forward, args, len(L.step_states), L.step_forward)
+            states = dict(zip(L.step_states, outs))
+            hs.append(outs[0])
+            caches.append(cache)
+        return _stack(hs, axis=1), caches
+    except (CheckFailed, ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _run_steps_backward(L, step_backward, caches, dhs):
+    """The sequence gradients (in the order of L.seq_inputs) of the student's step backward run
+    back over ``caches``, or None when it fails."""
+    _guard()
+    dhs = _asarray(dhs, dtype=_float64)
+    n_states = len(L.step_states)
+    carry = [_zeros_like(dhs[:, 0]) for _ in L.step_states]
+    dxs, weights = [None] * len(caches), None
+    try:
+        for t in reversed(range(len(caches))):
+            upstream = [dhs[:, t] + carry[0], *carry[1:]]
+            call = call_student(step_backward, *upstream, caches[t], fn_name=L.step_backward,
+                                names=[*(f"d{s}" for s in L.step_states), "cache"])
+            g = [judge.as_array(L.step_backward, v) for v in unpack(f"{L.step_backward}(...)", call.value,
+                                                                     len(L.step_inputs))]
+            dxs[t], carry = g[0], g[1:1 + n_states]
+            weights = g[1 + n_states:] if weights is None else [w + v for w, v in zip(weights, g[1 + n_states:])]
+        found = {"dx": _stack(dxs, axis=1), "dh0": carry[0], "dc0": carry[-1]}
+        found.update(zip((f"d{n}" for n in L.step_inputs[1 + n_states:]), weights))
+        return [found[f"d{n}"] for n in L.seq_inputs]
+    except (CheckFailed, ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _same(got, expected):
+    return expected is not None and len(got) == len(expected) and all(
+        g.shape == _asarray(e).shape and _close(g, _asarray(e, dtype=_float64)) for g, e in zip(got, expected))
+
+
+# ---------------------------------------------------------------------------------------------
 # The judges (the hidden checks call them; the visible tests replay them from stored data).
 
 def judge_step_backward(layer, forward, backward, inputs, upstream, expected_outputs, expected_grads,
@@ -401,7 +471,7 @@ def judge_step_backward(layer, forward, backward, inputs, upstream, expected_out
 
 
 def judge_backward(layer, forward, backward, inputs, dhs, expected_hs, expected_grads, cache=None,
-                   variants=None):
+                   variants=None, step_forward=None, step_backward=None, step_caches=None):
     """Judge a student's sequence backward (BPTT), through the student's own sequence forward.
 
     forward: the student's sequence forward, or None when it is given (then ``cache`` is the
@@ -409,6 +479,9 @@ def judge_backward(layer, forward, backward, inputs, dhs, expected_hs, expected_
     backward: called as backward(dhs, cache). inputs: the forward's arguments (x, h0, ...; an
       LSTM's c0 may be None). dhs (N, T, H); expected_hs (N, T, H); expected_grads in the order
       of ``inputs``; variants {description: {gradient name: array}} (the usual BPTT mistakes).
+    step_forward, step_backward: the student's step functions; a BPTT that is wrong but equals the
+      student's step backward run back over the student's step forward's caches (or over
+      ``step_caches``, those of a given forward) passes, with a note (follow-through).
     """
     L = LAYERS[layer]
     names = [f"d{n}" for n in L.seq_inputs]
@@ -418,11 +491,43 @@ def judge_backward(layer, forward, backward, inputs, dhs, expected_hs, expected_
         forward_right = _close(hs, _asarray(expected_hs, dtype=_float64))
     call, grads = _backward_grads(backward, (dhs,), ("dhs",), cache, names, expected_grads, L.backward)
     _after_call(call, L.backward, False)  # the inputs: a test of their own
-    if not forward_right:
-        skip = tuple(n for n, a in zip(L.seq_inputs, inputs) if a is None)
-        _follow_through(L, L.forward, L.backward, forward, inputs, L.seq_inputs, (dhs,), 1, grads, skip)
-        return
     expected = [_asarray(e, dtype=_float64) for e in expected_grads]
-    if all(_close(g, e) for g, e in zip(grads, expected)):
+    if forward_right and all(_close(g, e) for g, e in zip(grads, expected)):
         return
-    raise CheckFailed(_diagnosis(L, names, grads, expected, variants, sequence=True))
+    try:
+        if not forward_right:
+            skip = tuple(n for n, a in zip(L.seq_inputs, inputs) if a is None)
+            _follow_through(L, L.forward, L.backward, forward, inputs, L.seq_inputs, (dhs,), 1, grads, skip)
+            return
+        raise CheckFailed(_diagnosis(L, names, grads, expected, variants, sequence=True))
+    except CheckFailed:
+        if step_backward is None or (step_caches is None and step_forward is None):
+            raise
+        caches = step_caches
+        if caches is None:
+            ran = _run_steps(L, step_forward, inputs)
+            caches = ran[1] if ran is not None else None
+        if caches is None or not _same(grads, _run_steps_backward(L, step_backward, caches, dhs)):
+            raise
+    print(f"Right given your `{L.step_backward}`: your `{L.backward}` is BPTT done right with your own "
+          f"step functions, so this test gives its points. Your `{L.step_backward}` (or "
+          f"`{L.step_forward}`) itself is wrong: its own test says how.")
+
+
+def judge_forward(layer, step_forward, forward, inputs, expected_hs, variants=None):
+    """Judge a student's sequence forward: hs against ``expected_hs`` (N, T, H) (through
+    judge.assert_close, naming the usual mistakes of ``variants`` {description: hs}); a wrong hs
+    that equals the student's own ``step_forward`` run over the sequence passes, with a note.
+    inputs: the forward's arguments (x, h0, ...; an LSTM's c0 may be None)."""
+    L = LAYERS[layer]
+    call = call_student(forward, *inputs, fn_name=L.forward, outputs=("hs", "cache"))
+    hs, _ = unpack(f"{L.forward}(...)", call.value, 2)
+    try:
+        judge.assert_close("hs", hs, expected_hs, axes=("batch row", "time step t", "unit"), variants=variants)
+    except CheckFailed:
+        ran = _run_steps(L, step_forward, inputs) if step_forward is not None else None
+        if ran is None or not _same([judge.as_array("hs", hs)], [ran[0]]):
+            raise
+        print(f"Right given your `{L.step_forward}`: your `{L.forward}` runs your own step forward over "
+              f"the sequence correctly, so this test gives its points. Your `{L.step_forward}` itself is "
+              f"wrong: its own test says how.")
