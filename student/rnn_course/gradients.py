@@ -489,25 +489,34 @@ def judge_backward(layer, forward, backward, inputs, dhs, expected_hs, expected_
     if forward is not None:
         (hs,), cache = _forward_outputs(forward, inputs, 1, L.forward)
         forward_right = _close(hs, _asarray(expected_hs, dtype=_float64))
-    call, grads = _backward_grads(backward, (dhs,), ("dhs",), cache, names, expected_grads, L.backward)
-    _after_call(call, L.backward, False)  # the inputs: a test of their own
-    expected = [_asarray(e, dtype=_float64) for e in expected_grads]
-    if forward_right and all(_close(g, e) for g, e in zip(grads, expected)):
-        return
+    def right_given_steps():
+        """Whether the student's BPTT is their step backward run back over their steps' caches."""
+        if step_backward is None or (step_caches is None and step_forward is None):
+            return False
+        got = unpack(f"{L.backward}(...)", call_student(backward, dhs, cache, names=["dhs", "cache"],
+                                                        fn_name=L.backward).value, len(names))
+        caches = step_caches
+        if caches is None:
+            ran = _run_steps(L, step_forward, inputs)
+            caches = ran[1] if ran is not None else None
+        return caches is not None and _same([judge.as_array(n, g) for n, g in zip(names, got)],
+                                            _run_steps_backward(L, step_backward, caches, dhs))
+
     try:
+        call, grads = _backward_grads(backward, (dhs,), ("dhs",), cache, names, expected_grads, L.backward)
+        _after_call(call, L.backward, False)  # the inputs: a test of their own
+        expected = [_asarray(e, dtype=_float64) for e in expected_grads]
+        if forward_right and all(_close(g, e) for g, e in zip(grads, expected)):
+            return
         if not forward_right:
             skip = tuple(n for n, a in zip(L.seq_inputs, inputs) if a is None)
             _follow_through(L, L.forward, L.backward, forward, inputs, L.seq_inputs, (dhs,), 1, grads, skip)
             return
         raise CheckFailed(_diagnosis(L, names, grads, expected, variants, sequence=True))
+    except ForbiddenShortcut:
+        raise
     except CheckFailed:
-        if step_backward is None or (step_caches is None and step_forward is None):
-            raise
-        caches = step_caches
-        if caches is None:
-            ran = _run_steps(L, step_forward, inputs)
-            caches = ran[1] if ran is not None else None
-        if caches is None or not _same(grads, _run_steps_backward(L, step_backward, caches, dhs)):
+        if not right_given_steps():
             raise
     print(f"Right given your `{L.step_backward}`: your `{L.backward}` is BPTT done right with your own "
           f"step functions, so this test gives its points. Your `{L.step_backward}` (or "
