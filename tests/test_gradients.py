@@ -211,3 +211,25 @@ def test_student_code_calling_the_judges_loop_is_a_forbidden_shortcut():
 
     with pytest.raises(judge.ForbiddenShortcut, match="calls rnn_course.gradients"):
         lstm.backward_values(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward_student)
+
+
+def test_the_visible_sequence_tests_follow_through_from_the_stored_data(capsys):
+    def ifog_forward(x, h0, Wx, Wh, b, c0=None):  # the solution's loop over a wrong step forward
+        h, c, hs, caches = h0, np.zeros_like(h0) if c0 is None else c0, [], []
+        for t in range(x.shape[1]):
+            h, c, cache = ifog_step_forward(x[:, t], h, c, Wx, Wh, b)
+            hs.append(h)
+            caches.append(cache)
+        return np.stack(hs, axis=1), caches
+
+    visible_lstm.forward_values(ifog_step_forward, ifog_forward)
+    assert capsys.readouterr().out.startswith("Right given your `lstm_step_forward`:")
+    wrong_step = slipped_lstm_step_backward("dc_prev_without_f")
+
+    def slipped_backward(dhs, caches):
+        return bptt_loop(wrong_step, caches, dhs, 2)[0]
+
+    visible_lstm.backward_values(lstm_step_forward, wrong_step, lstm_forward, slipped_backward)
+    assert capsys.readouterr().out.startswith("Right given your `lstm_step_backward`:")
+    with pytest.raises(judge.CheckFailed, match="Step by step"):  # right steps, a slipped loop
+        visible_lstm.backward_values(lstm_step_forward, lstm_step_backward, lstm_forward, slipped_backward)
