@@ -90,6 +90,11 @@ MUTANTS = {
     "chunks_overlap": ("answer_truncated", [("start + k]", "start + k + 1]")],
                        {"test_truncated_grads", "test_truncated_loss_and_state",
                         "test_truncated_extreme_windows"}, "overlap by one step"),
+    "grads_start_from_params": ("answer_truncated",
+                                [("{name: np.zeros_like(p) for name, p in params.items()}",
+                                  "{name: p for name, p in params.items()}")],
+                                {"test_truncated_grads", "test_truncated_loss_and_state",
+                                 "test_truncated_extreme_windows"}, "modified its input `params`"),
 }
 
 

@@ -15,7 +15,7 @@ from rnn_course.callbacks import Smooth
 from rnn_course.gradients import judge_backward, judge_step_backward
 
 from . import loops
-from .common import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
+from .common import (CheckFailed, assert_not_aliased, assert_close, assert_scalar_close, assert_shape,
                      assert_unchanged, call_student, rng, unpack)
 from .elman import draw
 
@@ -242,15 +242,15 @@ def _tbptt_case(test, T=None, k=None):
     return params, p["x"], y, p["h0"], k
 
 
-def _call_tbptt(truncated_bptt_student, params, x, y, h0, k):
+def _call_tbptt(truncated_bptt_student, params, x, y, h0, k, with_call=False):
     call = call_student(truncated_bptt_student, params, x, y, h0, k,
-                        names=["params", "x", "y", "h0", "k"],
+                        names=["params", "x", "y", "h0", "k"], outputs=("loss", "grads", "h_last"),
                         own_implementation=("rnn_ref.bptt.truncated_bptt",))
     loss, grads, h_last = unpack("truncated_bptt", call.value, 3)
     if not isinstance(grads, dict) or set(grads) != set(params):
         raise CheckFailed(f"truncated_bptt should return grads as a dict with the keys "
                           f"{sorted(params)}, got {grads!r:.80}.")
-    return loss, grads, h_last
+    return (loss, grads, h_last, call) if with_call else (loss, grads, h_last)
 
 
 def _tbptt_run(params, x, y, h0, k, slip=None):
@@ -311,9 +311,12 @@ def truncated_grads(truncated_bptt_student, test="truncated_grads", T=None, k=No
 
 
 def truncated_loss_and_state(truncated_bptt_student):
-    """The loss is the sum of the chunk losses; h_last is the state after the last step."""
+    """The loss is the sum of the chunk losses; h_last is the state after the last step. The
+    caller's params and h0 stay as they were, and no result is (a view of) one of them."""
     params, x, y, h0, k = _tbptt_case("truncated_loss_and_state")
-    loss, _, h_last = _call_tbptt(truncated_bptt_student, params, x, y, h0, k)
+    loss, _, h_last, call = _call_tbptt(truncated_bptt_student, params, x, y, h0, k, with_call=True)
+    assert_unchanged(call, "truncated_bptt")
+    assert_not_aliased(call, "truncated_bptt")
     ref_loss, _, ref_h = truncated_bptt(params, x, y, h0, k)
     variants = {d: v[2] for d, v in _tbptt_variants(params, x, y, h0, k).items() if v[2] is not None}
     assert_close("h_last", h_last, ref_h, axes=("batch row", "unit"), variants=variants,
