@@ -17,13 +17,14 @@ import json
 
 import numpy as np
 
-from rnn_course import judge
+from rnn_course import gradients, judge
 from rnn_course.replay import FORMAT
 
 SEEDS = (101, 202, 303)  # one case per seed: random sizes and values differ between them
 EDGE_SIZES = ({"T": 1}, {"N": 1, "H": 1})  # more cases, for tests that take sizes (**sizes)
 _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape", "assert_close",
-            "assert_scalar_close", "assert_unchanged")
+            "assert_scalar_close", "assert_unchanged", "assert_not_aliased", "assert_stable")
+_JUDGES = gradients.JUDGES  # whole judges of rnn_course.gradients: one stored step each
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -50,12 +51,16 @@ class Store:
     """The arrays of one topic's data file, named a0, a1, ..."""
 
     def __init__(self):
-        self.arrays = {}
+        self.arrays, self.names = {}, {}
 
     def add(self, a):
-        name = f"a{len(self.arrays)}"
-        self.arrays[name] = np.array(a, copy=True)
-        return name
+        """The name of array ``a`` in the file: a new one, or that of an equal array stored before."""
+        a = np.array(a, copy=True)
+        key = (a.dtype.str, a.shape, a.tobytes())
+        if key not in self.names:
+            self.names[key] = f"a{len(self.arrays)}"
+            self.arrays[self.names[key]] = a
+        return self.names[key]
 
     def write(self, path, manifest):
         blob = np.frombuffer(json.dumps(manifest, sort_keys=True).encode(), dtype=np.uint8)
@@ -65,8 +70,8 @@ class Store:
 class Recorder:
     """The steps of one run of one live test on the given functions."""
 
-    def __init__(self, functions, store):
-        self.functions, self.store = functions, store
+    def __init__(self, functions, store, first=True):
+        self.functions, self.store, self.first = functions, store, first
         self.steps, self.index, self.leaves, self.sequences, self.calls = [], {}, [], [], {}
         self.keep = []
 
@@ -210,6 +215,33 @@ class Recorder:
         judge.assert_unchanged(call, fn_name)
         self.add("assert_unchanged", {"call": self.calls[id(call)], "fn_name": fn_name})
 
+    def judge(self, name):
+        """A recording stand-in for the judge ``name`` of rnn_course.gradients: it runs live, then
+        stores its arguments (the student's functions by position, the arrays as data)."""
+
+        def run(*args, **kw):
+            getattr(gradients, name)(*args, **kw)
+            if not self.first:  # the usual mistakes are named from the first case (smaller data)
+                kw.pop("variants", None)
+            self.add("judge", {"fn": name, "args": [self.encode(a) for a in args],
+                               "kw": [[k, self.encode(v)] for k, v in kw.items()]})
+
+        return run
+
+    def assert_not_aliased(self, call, fn_name, outputs=None):
+        judge.assert_not_aliased(call, fn_name, outputs=outputs)
+        self.add("assert_not_aliased", {"call": self.calls[id(call)], "fn_name": fn_name,
+                                        "outputs": _list(outputs)})
+
+    def assert_stable(self, name, got, expected, *, row_scales, axes=None, blocks=None,
+                      variants=None, atol=1e-7, rtol=1e-6, hint=""):
+        judge.assert_stable(name, got, expected, row_scales=row_scales, axes=axes, blocks=blocks,
+                            variants=variants, atol=atol, rtol=rtol, hint=hint)
+        self.assert_close(name, got, expected, axes=axes, blocks=blocks, variants=variants,
+                          atol=atol, rtol=rtol, hint=hint)
+        self.steps[-1].update(op="assert_stable")
+        self.steps[-1]["args"]["row_scales"] = [float(v) for v in row_scales]
+
 
 def _is_callback(value):
     return getattr(type(value) if hasattr(value, "params") else value, "__module__", "") == "rnn_course.callbacks"
@@ -235,12 +267,13 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
     takes_sizes = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(live).parameters.values())
     runs = [(seed, {}) for seed in seeds] + [(seeds[0], edge) for edge in (edges if takes_sizes else ())]
     cases, saved_seed = [], judge._seed
-    saved = {name: module.__dict__[name] for name in _HELPERS if name in module.__dict__}
+    saved = {name: module.__dict__[name] for name in _HELPERS + _JUDGES if name in module.__dict__}
     try:
         for seed, sizes in runs:
             judge._seed = seed
-            recorder = Recorder(functions, store)
-            module.__dict__.update({name: getattr(recorder, name) for name in saved})
+            recorder = Recorder(functions, store, first=not cases)
+            module.__dict__.update({name: recorder.judge(name) if name in _JUDGES else getattr(recorder, name)
+                                    for name in saved})
             try:
                 live(*functions, **sizes)
             except TypeError:
@@ -249,7 +282,7 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
                 continue  # this test fixes that size itself
             finally:
                 module.__dict__.update(saved)
-            if not any(s["op"].startswith("assert") for s in recorder.steps):
+            if not any(s["op"].startswith("assert") or s["op"] == "judge" for s in recorder.steps):
                 raise Unrecordable(f"{module.__name__}.{test} compared nothing through the helpers")
             cases.append({"seed": seed, "sizes": sizes, "steps": recorder.steps})
     finally:

@@ -12,7 +12,10 @@ from rnn_ref.elman import elman_backward, elman_forward, elman_step_backward, el
 
 from rnn_course.callbacks import Smooth
 
-from .common import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
+from rnn_course.gradients import judge_backward, judge_step_backward
+
+from . import loops
+from .common import (CheckFailed, assert_not_aliased, assert_close, assert_scalar_close, assert_shape,
                      assert_unchanged, call_student, rng, unpack)
 from .elman import draw
 
@@ -33,13 +36,6 @@ def _axes(name, ndim):
     return ("batch row", "unit")
 
 
-def _compare_all(names, got, expected, variants):
-    """assert_close on every gradient in order; variants: {description: tuple of gradients}."""
-    for k, name in enumerate(names):
-        assert_close(name, got[k], expected[k], axes=_axes(name, np.ndim(expected[k])),
-                     variants={d: (lambda v=v, k=k: v()[k]) for d, v in variants.items()})
-
-
 # --- exercise 1: one step backward --------------------------------------------------------------
 
 def _step_case(test, **sizes):
@@ -52,14 +48,21 @@ def _step_case(test, **sizes):
 
 
 def _step_variants(dh, x, h_prev, Wx, Wh, h):
-    def grads(da, Wh_used=Wh):
-        return (da @ Wx.T, da @ Wh_used.T, x.T @ da, h_prev.T @ da, da.sum(axis=0))
+    """{description: {gradient name: array}} of the usual step-backward mistakes."""
+    def grads(da, Wh_used=Wh, Wx_used=Wx, h_used=h_prev):
+        return dict(zip(STEP_NAMES, (da @ Wx_used.T, da @ Wh_used.T, x.T @ da, h_used.T @ da, da.sum(axis=0))))
 
+    da = dh * (1 - h * h)
     return {
-        "the gradients without the tanh derivative (da = dh instead of dh * (1 - h**2))": lambda: grads(dh),
-        "the gradients with the derivative 1 - h instead of 1 - h**2": lambda: grads(dh * (1 - h)),
-        "the gradients with Wh not transposed (dh_prev = da @ Wh)": lambda: grads(dh * (1 - h * h), Wh.T),
-        "the gradients with the derivative taken at h_prev": lambda: grads(dh * (1 - h_prev * h_prev)),
+        "the gradients without the tanh derivative (da = dh instead of dh * (1 - h**2))": grads(dh),
+        "the gradients with the derivative 1 - h instead of 1 - h**2": grads(dh * (1 - h)),
+        "the gradients with the derivative (1 - h)**2 instead of 1 - h**2": grads(dh * (1 - h) ** 2),
+        "the gradients with Wh not transposed (dh_prev = da @ Wh)": grads(da, Wh_used=Wh.T),
+        "the gradients with Wx not transposed (dx = da @ Wx)": grads(da, Wx_used=Wx.T),
+        "the gradients with the derivative taken at h_prev": grads(dh * (1 - h_prev * h_prev)),
+        "the gradients with the opposite sign (da = -dh * (1 - h**2))": grads(-da),
+        "dWh = h.T @ da, with the step's output h: Wh multiplies the step's input, so dWh = h_prev.T @ da":
+            grads(da, h_used=h),
     }
 
 
@@ -81,10 +84,12 @@ def step_backward_shapes(elman_step_backward_student):
 
 
 def step_backward_values(elman_step_backward_student, test="step_backward_values", **sizes):
-    """Every gradient of one step against rnn_ref's elman_step_backward."""
+    """Every gradient of one step against rnn_ref's elman_step_backward (the forward is given)."""
     dh, cache, parts = _step_case(test, **sizes)
-    _, got = _call_step(elman_step_backward_student, dh, cache)
-    _compare_all(STEP_NAMES, got, elman_step_backward(dh, cache), _step_variants(dh, *parts))
+    judge_step_backward("elman", None, elman_step_backward_student, None, (dh,), None,
+                        elman_step_backward(dh, cache), cache=cache,
+                        variants=loops.prune(_step_variants(dh, *parts), STEP_NAMES, elman_step_backward(dh, cache)),
+                        unchanged=False)
 
 
 def step_backward_single_unit(elman_step_backward_student):
@@ -108,38 +113,29 @@ def _seq_case(test, **sizes):
     return r.standard_normal(hs.shape), cache
 
 
-def _seq_variants(dhs, cache):
-    """Usual BPTT mistakes, each computed with rnn_ref's step backward run the wrong way."""
+def _step_caches(cache, h_prev_of=None):
+    """The per-step caches (x_t, h_prev, Wx, Wh, h_t, "tanh") of the given forward's sequence cache;
+    h_prev_of(t) picks the previous state (default: h0 at t = 0, else hs[:, t - 1])."""
     x, h0, Wx, Wh, hs, _ = cache
+    h_prev_of = h_prev_of or (lambda t: hs[:, t - 1] if t > 0 else h0)
+    return [(x[:, t], h_prev_of(t), Wx, Wh, hs[:, t], "tanh") for t in range(x.shape[1])]
+
+
+def _seq_variants(dhs, cache):
+    """Usual BPTT mistakes, each rnn_ref's step backward run in a loop the wrong way:
+    {description: {gradient name: array}}."""
+    x, h0, Wx, Wh, hs, _ = cache
+    out = loops.slip_variants(elman_step_backward, _step_caches(cache), dhs, SEQ_NAMES, 1)
     T = x.shape[1]
-    h_prevs = [h0] + [hs[:, t] for t in range(T - 1)]
-
-    def steps(carry=True):
-        """Per-step gradients [(dx_t, dh_prev_t, dWx_t, dWh_t, db_t)] from t = T-1 down to 0."""
-        out, dh_next = [], np.zeros_like(h0)
-        for t in reversed(range(T)):
-            step_cache = (x[:, t], h_prevs[t], Wx, Wh, hs[:, t], "tanh")
-            g = elman_step_backward(dhs[:, t] + (dh_next if carry else 0), step_cache)
-            out.append((t, g))
-            dh_next = g[1]
-        return out
-
-    def assemble(per_step, last_only=False):
-        dx = np.zeros_like(x)
-        for t, g in per_step:
-            dx[:, t] = g[0]
-        weights = [g[2:] for _, g in per_step]
-        summed = weights[-1] if last_only else [sum(w[i] for w in weights) for i in range(3)]
-        return (dx, per_step[-1][1][1], *summed)
-
-    correct = elman_backward(dhs, cache)
-    return {
-        "BPTT with the weight gradients of step t = 0 only (assigned in the loop, not summed over "
-        "time)": lambda: assemble(steps(), last_only=True),
-        "BPTT with dh0 missing (zeros)": lambda: (correct[0], np.zeros_like(h0), *correct[2:]),
-        "BPTT without the gradient flowing back through h (each step sees only its own dhs[:, t])":
-            lambda: assemble(steps(carry=False)),
-    }
+    for description, pick in (
+            ("BPTT with h_prev at t = 0 taken as hs[:, t - 1] = hs[:, -1] (the last hidden state: Python's "
+             "negative index): the state before step 0 is h0", lambda t: hs[:, t - 1]),
+            ("BPTT with h_prev = hs[:, t], the step's own output: the state before step t is hs[:, t - 1] "
+             "(h0 at t = 0)", lambda t: hs[:, t])):
+        if T > 1 or description.startswith("BPTT with h_prev = hs"):
+            grads, _ = loops.bptt_loop(elman_step_backward, _step_caches(cache, pick), dhs, 1)
+            out[description] = dict(zip(SEQ_NAMES, grads))
+    return out
 
 
 def _call_seq(elman_backward_student, dhs, cache):
@@ -157,11 +153,15 @@ def backward_shapes(elman_backward_student):
         assert_shape(name, value, like.shape, hint="A gradient has the shape of what it is the gradient of.")
 
 
-def backward_values(elman_backward_student, test="backward_values", **sizes):
-    """Every gradient of the sequence against rnn_ref's elman_backward."""
+def backward_values(elman_step_backward_student, elman_backward_student, test="backward_values", **sizes):
+    """Every gradient of the sequence against rnn_ref's elman_backward (the forward is given):
+    names loop slips, and where in time the error starts; a BPTT right given the student's step
+    backward passes."""
     dhs, cache = _seq_case(test, **sizes)
-    _, got = _call_seq(elman_backward_student, dhs, cache)
-    _compare_all(SEQ_NAMES, got, elman_backward(dhs, cache), _seq_variants(dhs, cache))
+    expected = elman_backward(dhs, cache)
+    judge_backward("elman", None, elman_backward_student, None, dhs, None, expected, cache=cache,
+                   variants=loops.prune(_seq_variants(dhs, cache), SEQ_NAMES, expected),
+                   step_backward=elman_step_backward_student, step_caches=_step_caches(cache))
 
 
 def backward_dhs_unchanged(elman_backward_student):
@@ -171,9 +171,9 @@ def backward_dhs_unchanged(elman_backward_student):
     assert_unchanged(call, "elman_backward")
 
 
-def backward_single_step(elman_backward_student):
+def backward_single_step(elman_step_backward_student, elman_backward_student):
     """Edge case T = 1: BPTT is one step backward."""
-    backward_values(elman_backward_student, test="backward_single_step", T=1)
+    backward_values(elman_step_backward_student, elman_backward_student, test="backward_single_step", T=1)
 
 
 # --- exercise 3: centred differences -------------------------------------------------------------
@@ -234,44 +234,67 @@ def numgrad_matrix(numerical_gradient):
 def _tbptt_case(test, T=None, k=None):
     r = rng(test)
     N, D, H, K = int(r.integers(2, 4)), int(r.integers(2, 5)), int(r.integers(3, 6)), int(r.integers(3, 6))
-    T = T or int(r.integers(6, 10))
-    k = k or int(r.integers(2, T - 1))
+    T = T or int(r.integers(7, 10))
+    k = k or int(r.choice([k for k in range(2, T - 1) if T % k]))  # a last chunk shorter than k
     p = draw(r, N=N, T=T, D=D, H=H, K=K)
     params = {name: p[name] for name in ("Wx", "Wh", "b", "Wy", "by")}
     y = r.integers(0, K, size=(N, T))
     return params, p["x"], y, p["h0"], k
 
 
-def _call_tbptt(truncated_bptt_student, params, x, y, h0, k):
+def _call_tbptt(truncated_bptt_student, params, x, y, h0, k, with_call=False):
     call = call_student(truncated_bptt_student, params, x, y, h0, k,
-                        names=["params", "x", "y", "h0", "k"],
+                        names=["params", "x", "y", "h0", "k"], outputs=("loss", "grads", "h_last"),
                         own_implementation=("rnn_ref.bptt.truncated_bptt",))
     loss, grads, h_last = unpack("truncated_bptt", call.value, 3)
     if not isinstance(grads, dict) or set(grads) != set(params):
         raise CheckFailed(f"truncated_bptt should return grads as a dict with the keys "
                           f"{sorted(params)}, got {grads!r:.80}.")
-    return loss, grads, h_last
+    return (loss, grads, h_last, call) if with_call else (loss, grads, h_last)
+
+
+def _tbptt_run(params, x, y, h0, k, slip=None):
+    """Truncated BPTT with rnn_ref's full_bptt on each chunk, optionally slipped (see the table in
+    :func:`_tbptt_variants`); returns (loss, grads, h_last, grads of the last chunk)."""
+    T = x.shape[1]
+    size = {"chunk_too_long": k + 1, "chunk_too_short": k - 1}.get(slip, k)
+    stop = T - k + 1 if slip == "last_chunk_dropped" else T
+    loss, grads, h, last = 0.0, {n: np.zeros_like(v) for n, v in params.items()}, h0, None
+    for start in range(0, stop, k):
+        if size < 1:
+            return None
+        chunk = slice(start, start + size)
+        chunk_loss, last, h_end = full_bptt(params, x[:, chunk], y[:, chunk], h0 if slip == "state_not_carried" else h)
+        h = h_end
+        loss += chunk_loss
+        for n in grads:
+            grads[n] += last[n]
+    return loss, grads, h, last
+
+
+TBPTT_SLIPS = {
+    "last_chunk_dropped": "truncated BPTT that drops the last, shorter chunk (range(0, T - k + 1, k) or "
+                          "T // k chunks): when k does not divide T, the last chunk has the remaining "
+                          "T % k steps and still counts",
+    "state_not_carried": "chunks that each start again from h0 instead of carrying the hidden state",
+    "chunk_too_long": "chunks of k + 1 steps (x[:, start:start + k + 1]) starting every k steps: "
+                      "neighbouring chunks overlap by one step",
+    "chunk_too_short": "chunks of k - 1 steps (x[:, start:start + k - 1]) starting every k steps: one "
+                       "step of every chunk is left out",
+}
 
 
 def _tbptt_variants(params, x, y, h0, k):
-    T = x.shape[1]
-
-    def chunks(carry=True):
-        grads, h = {n: np.zeros_like(v) for n, v in params.items()}, h0
-        last = None
-        for start in range(0, T, k):
-            _, g, h_end = full_bptt(params, x[:, start:start + k], y[:, start:start + k], h if carry else h0)
-            h, last = h_end, g
-            for n in grads:
-                grads[n] += g[n]
-        return grads, last
-
-    return {
-        "full BPTT: the gradients were not cut at the chunk borders": lambda: full_bptt(params, x, y, h0)[1],
-        "chunks that each start again from h0 instead of carrying the hidden state":
-            lambda: chunks(carry=False)[0],
-        "the gradients of the last chunk only (not summed over the chunks)": lambda: chunks()[1],
-    }
+    """{description: (loss, grads, h_last)} of the usual truncated-BPTT mistakes."""
+    out = {"full BPTT: the gradients were not cut at the chunk borders (the gradient was carried "
+           "across chunks)": full_bptt(params, x, y, h0)}
+    for key, description in TBPTT_SLIPS.items():
+        run = _tbptt_run(params, x, y, h0, k, key)
+        if run is not None:
+            out[description] = run[:3]
+    last = _tbptt_run(params, x, y, h0, k)[3]
+    out["the gradients of the last chunk only (not summed over the chunks)"] = (None, last, None)
+    return out
 
 
 def truncated_grads(truncated_bptt_student, test="truncated_grads", T=None, k=None):
@@ -283,18 +306,24 @@ def truncated_grads(truncated_bptt_student, test="truncated_grads", T=None, k=No
     for name in ("Wx", "Wh", "b", "Wy", "by"):
         assert_close(f"grads['{name}']", grads[name], expected[name],
                      axes=("row", "column") if expected[name].ndim == 2 else ("entry",),
-                     variants={d: (lambda v=v, name=name: v()[name]) for d, v in variants.items()},
+                     variants={d: v[1][name] for d, v in variants.items()},
                      hint=f"(k = {k}, T = {x.shape[1]})")
 
 
 def truncated_loss_and_state(truncated_bptt_student):
-    """The loss is the sum of the chunk losses; h_last is the state after the last step."""
+    """The loss is the sum of the chunk losses; h_last is the state after the last step. The
+    caller's params and h0 stay as they were, and no result is (a view of) one of them."""
     params, x, y, h0, k = _tbptt_case("truncated_loss_and_state")
-    loss, _, h_last = _call_tbptt(truncated_bptt_student, params, x, y, h0, k)
+    loss, _, h_last, call = _call_tbptt(truncated_bptt_student, params, x, y, h0, k, with_call=True)
+    assert_unchanged(call, "truncated_bptt")
+    assert_not_aliased(call, "truncated_bptt")
     ref_loss, _, ref_h = truncated_bptt(params, x, y, h0, k)
+    variants = {d: v[2] for d, v in _tbptt_variants(params, x, y, h0, k).items() if v[2] is not None}
+    assert_close("h_last", h_last, ref_h, axes=("batch row", "unit"), variants=variants,
+                 hint=f"(k = {k}, T = {x.shape[1]})")
     assert_scalar_close("loss", loss, ref_loss, tol=1e-8 * max(1.0, abs(ref_loss)),
-                        hint="The loss of the sequence is the sum of the losses of its chunks.")
-    assert_close("h_last", h_last, ref_h, axes=("batch row", "unit"))
+                        hint="The loss of the sequence is the sum of the losses of its chunks, the "
+                             f"last one shorter when k does not divide T (k = {k}, T = {x.shape[1]}).")
 
 
 def truncated_extreme_windows(truncated_bptt_student):

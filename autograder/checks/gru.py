@@ -17,15 +17,17 @@ from rnn_ref.gru import gru_backward, gru_forward, gru_step_backward, gru_step_f
 
 from rnn_course.callbacks import run_torch_rnn
 
-from .common import (ForbiddenShortcut, CheckFailed, assert_close, assert_unchanged, call_student,
-                     rng, unpack)
+from rnn_course.gradients import judge_backward, judge_forward, judge_step_backward
+
+from . import loops
+from .common import (ForbiddenShortcut, CheckFailed, assert_close, assert_not_aliased, assert_unchanged,
+                     call_student, rng, unpack)
 
 GATES = ("r", "z", "n")
 STEP_AXES = ("batch row", "unit")
 SEQ_AXES = ("batch row", "time step t", "unit")
 SHAPES = ("Shapes: x (N, D) @ Wx (D, 3H) + bx (3H,), h_prev (N, H) @ Wh (H, 3H) + bh (3H,); the "
           "gates are the column blocks [r | z | n], each H wide.")
-FIX_FORWARD = "The backward is checked through your forward's cache: fix the forward first."
 PARAMS = ("Wx", "Wh", "bx", "bh")
 
 
@@ -108,32 +110,78 @@ STEP_BACKWARD_NAMES = ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh")
 BACKWARD_NAMES = ("dx", "dh0", "dWx", "dWh", "dbx", "dbh")
 
 
-def backward_variants(x, h0, Wx, Wh, bx, bh, dhs):
-    """The recognised wrong sequence backwards: {gradient name: {description: array}}, from
-    rnn_ref's step backward in a loop (per-step weight gradients, no dh carried back)."""
+GATE_WORDS = {"r": "the reset gate r", "z": "the update gate z", "n": "the candidate n"}
+STEP_BACKWARD_MISTAKES = {
+    **{f"{gate}_tanh_prime": f"the gradients with tanh's derivative 1 - {gate}**2 for {GATE_WORDS[gate]}: it is a "
+                             f"sigmoid, whose derivative is {gate} * (1 - {gate})" for gate in "rz"},
+    "n_sigmoid_prime": "the gradients with the sigmoid's derivative n * (1 - n) for the candidate n: it is a "
+                       "tanh, whose derivative is 1 - n**2",
+    **{f"{gate}_sign": f"the gradients with the opposite sign for {GATE_WORDS[gate]}'s pre-activation"
+       for gate in "rzn"},
+    "z_other_side": "the backward of a GRU with z on the other side (h = (1-z)*h_prev + z*n): this course "
+                    "follows torch, h = (1-z)*n + z*h_prev, so dh reaches h_prev directly as dh * z and z's "
+                    "pre-activation as dh * (h_prev - n) * z * (1 - z)",
+    "no_direct_path": "dh_prev without the direct path dh * z: h = (1-z)*n + z*h_prev uses h_prev directly too",
+    "hidden_n_without_r": "the hidden part of n differentiated without the reset gate: n = tanh(... + r * (h_prev "
+                          "@ Whn + bhn)), so the gradient of h_prev @ Whn + bhn is dan * r",
+    "reset_before": "the backward of a GRU that resets before the product, (r*h_prev) @ Whn (Cho et al.): torch, "
+                    "and this course, reset after it, r * (h_prev @ Whn + bhn)",
+    "hn_without_bias": "the reset gate's gradient with h_prev @ Whn, without bhn: what r multiplies is "
+                       "h_prev @ Whn + bhn",
+    "dWh_with_h": "dWh = h.T @ dah, with the step's output h: Wh multiplies the step's input, so dWh = h_prev.T @ dah",
+}
+
+
+def mistaken_step_backward(dh, cache, mistake):
+    """rnn_ref's GRU step backward (reset after) with one of STEP_BACKWARD_MISTAKES; the six gradients."""
+    x, h_prev, Wx, Wh, r, z, n, hn, _ = cache
+    H = n.shape[1]
+    local = {"r": r * (1 - r), "z": z * (1 - z), "n": 1 - n * n}
+    if mistake in ("r_tanh_prime", "z_tanh_prime"):
+        local[mistake[0]] = 1 - {"r": r, "z": z}[mistake[0]] ** 2
+    if mistake == "n_sigmoid_prime":
+        local["n"] = n * (1 - n)
+    sign = {gate: -1 if mistake == f"{gate}_sign" else 1 for gate in GATES}
+    other = mistake == "z_other_side"
+    dan = sign["n"] * dh * (z if other else 1 - z) * local["n"]
+    daz = sign["z"] * dh * ((n - h_prev) if other else (h_prev - n)) * local["z"]
+    Whn = Wh[:, 2 * H:]
+    if mistake == "reset_before":
+        dhr = dan @ Whn.T
+        dar = sign["r"] * dhr * h_prev * local["r"]
+        dah = np.concatenate([dar, daz, dan], axis=1)
+        dax = dah
+        dWh = np.concatenate([h_prev.T @ dah[:, :2 * H], (r * h_prev).T @ dan], axis=1)
+        dh_prev = dh * z + dah[:, :2 * H] @ Wh[:, :2 * H].T + dhr * r
+        return dax @ Wx.T, dh_prev, x.T @ dax, dWh, dax.sum(axis=0), dah.sum(axis=0)
+    what_r_multiplies = h_prev @ Whn if mistake == "hn_without_bias" else hn
+    dar = sign["r"] * dan * what_r_multiplies * local["r"]
+    dax = np.concatenate([dar, daz, dan], axis=1)
+    dah = np.concatenate([dar, daz, dan if mistake == "hidden_n_without_r" else dan * r], axis=1)
+    direct = 0 if mistake == "no_direct_path" else dh * ((1 - z) if other else z)
+    h_used = (1 - z) * n + z * h_prev if mistake == "dWh_with_h" else h_prev
+    return dax @ Wx.T, direct + dah @ Wh.T, x.T @ dax, h_used.T @ dah, dax.sum(axis=0), dah.sum(axis=0)
+
+
+def step_backward_variants(dh, cache):
+    """{description: {gradient name: array}} of the recognised wrong step backwards."""
+    return {description: dict(zip(STEP_BACKWARD_NAMES, mistaken_step_backward(dh, cache, key)))
+            for key, description in STEP_BACKWARD_MISTAKES.items()}
+
+
+def step_caches(x, h0, Wx, Wh, bx, bh):
+    """rnn_ref's step caches of the sequence, one per step."""
     caches, h = [], h0
     for t in range(x.shape[1]):
         h, cache = gru_step_forward(x[:, t], h, Wx, Wh, bx, bh)
         caches.append(cache)
-    T = len(caches)
-    steps, dh_next = [None] * T, np.zeros_like(h0)
-    for t in reversed(range(T)):  # correct BPTT, keeping each step's part
-        steps[t] = gru_step_backward(dhs[:, t] + dh_next, caches[t])
-        dh_next = steps[t][1]
-    no_dh = [gru_step_backward(dhs[:, t], caches[t]) for t in range(T)]
-    out = {name: {} for name in BACKWARD_NAMES}
-    for k, name in enumerate(BACKWARD_NAMES[2:], start=2):
-        if T > 1:
-            shared = f"the weights are shared by all steps, so {name} adds up (+=) every step's part"
-            out[name][f"the gradient of step t=0 alone: {shared}"] = steps[0][k]
-            out[name][f"the gradient of the last step t={T - 1} alone: {shared}"] = steps[-1][k]
-    no_dh_grads = (np.stack([s[0] for s in no_dh], axis=1), no_dh[0][1],
-                   *(sum(s[k] for s in no_dh) for k in range(2, 6)))
-    for name, grad in zip(BACKWARD_NAMES, no_dh_grads):
-        out[name]["BPTT that does not pass dh_prev from step t+1 back to step t: h_t also feeds the "
-                  "next step, so its gradient is dhs[:, t] plus what comes back from t+1"] = grad
-    out["dh0"]["zeros everywhere: the gradient must also flow back into the initial state"] = np.zeros_like(h0)
-    return out
+    return caches
+
+
+def backward_variants(x, h0, Wx, Wh, bx, bh, dhs):
+    """The recognised wrong sequence backwards: {description: {gradient name: array}} (the loop
+    slips of :mod:`.loops`, with rnn_ref's step backward)."""
+    return loops.slip_variants(gru_step_backward, step_caches(x, h0, Wx, Wh, bx, bh), dhs, BACKWARD_NAMES, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,9 +210,11 @@ def step_forward_values(gru_step_forward_student, test="step_forward_values", **
     """h of one step against rnn_ref; names z on the other side, reset before, gate order."""
     p = draw(test, **sizes)
     args = (p["x"][:, 0], p["h0"], *_params(p))
-    call = call_student(gru_step_forward_student, *args, shape_hint=SHAPES)
+    call = call_student(gru_step_forward_student, *args, shape_hint=SHAPES, outputs=("h", "cache"))
     h, _ = unpack("gru_step_forward(...)", call.value, 2)
     assert_close("h", h, gru_step_forward(*args)[0], axes=STEP_AXES, variants=step_forward_variants(*args))
+    assert_unchanged(call, "gru_step_forward")
+    assert_not_aliased(call, "gru_step_forward", outputs=("h",))
 
 
 def step_forward_edge_sizes(gru_step_forward_student):
@@ -174,19 +224,16 @@ def step_forward_edge_sizes(gru_step_forward_student):
 
 def step_backward_values(gru_step_forward_student, gru_step_backward_student,
                          test="step_backward_values", **sizes):
-    """The six gradients of one step against rnn_ref, through the student's own forward cache."""
+    """The six gradients of one step, through the student's own forward: against rnn_ref when that
+    forward is right (gate block by gate block), else against centred differences of it."""
     p = draw(test, **sizes)
     args = (p["x"][:, 0], p["h0"], *_params(p))
-    call = call_student(gru_step_forward_student, *args, shape_hint=SHAPES)
-    h, cache = unpack("gru_step_forward(...)", call.value, 2)
     h_ref, cache_ref = gru_step_forward(*args)
-    assert_close("h from your gru_step_forward", h, h_ref, axes=STEP_AXES, hint=FIX_FORWARD)
     dh = p["dhs"][:, 0]
-    call = call_student(gru_step_backward_student, dh, cache, names=["dh", "cache"])
-    grads = unpack("gru_step_backward(...)", call.value, 6)
-    for name, got, expected in zip(STEP_BACKWARD_NAMES, grads, gru_step_backward(dh, cache_ref)):
-        assert_close(name, got, expected, axes=_grad_axes(name), blocks=_grad_blocks(name))
-    assert_unchanged(call, "gru_step_backward")
+    expected = gru_step_backward(dh, cache_ref)
+    variants = loops.prune(step_backward_variants(dh, cache_ref), STEP_BACKWARD_NAMES, expected)
+    judge_step_backward("gru", gru_step_forward_student, gru_step_backward_student, args, (dh,), (h_ref,),
+                        expected, variants=variants)
 
 
 def step_backward_edge_sizes(gru_step_forward_student, gru_step_backward_student):
@@ -198,57 +245,63 @@ def step_backward_edge_sizes(gru_step_forward_student, gru_step_backward_student
 def _forward(fn, test, **sizes):
     p = draw(test, **sizes)
     args = (p["x"], p["h0"], *_params(p))
-    call = call_student(fn, *args, shape_hint=SHAPES)
+    call = call_student(fn, *args, shape_hint=SHAPES, outputs=("hs", "cache"))
     hs, cache = unpack("gru_forward(...)", call.value, 2)
     return call, hs, cache, p, args
 
 
-def forward_values(gru_forward_student, test="forward_values", **sizes):
-    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0."""
-    _, hs, _, _, args = _forward(gru_forward_student, test, **sizes)
-    assert_close("hs", hs, gru_forward(*args)[0], axes=SEQ_AXES, variants=forward_variants(*args))
+def forward_values(gru_step_forward_student, gru_forward_student, test="forward_values", **sizes):
+    """hs of a whole sequence against rnn_ref; names the forward mistakes and a forgotten h0. A
+    wrong hs that is the student's own step forward run over the sequence gets the points."""
+    p = draw(test, **sizes)
+    args = (p["x"], p["h0"], *_params(p))
+    expected = gru_forward(*args)[0]
+    variants = {d: v for d, v in forward_variants(*args).items()
+                if not loops.same_grads([v], [expected])}
+    judge_forward("gru", gru_step_forward_student, gru_forward_student, args, expected, variants=variants)
 
 
 def forward_inputs_unchanged(gru_forward_student):
     """gru_forward leaves x, h0 and the weights as they were."""
     call, *_ = _forward(gru_forward_student, "forward_inputs_unchanged")
     assert_unchanged(call, "gru_forward")
+    assert_not_aliased(call, "gru_forward", outputs=("hs",))
 
 
-def forward_edge_sizes(gru_forward_student):
+def forward_edge_sizes(gru_step_forward_student, gru_forward_student):
     """Edge cases T = 1, then H = 1 with N = 1."""
-    forward_values(gru_forward_student, test="forward_single_step", T=1)
-    forward_values(gru_forward_student, test="forward_single_unit", N=1, H=1)
+    forward_values(gru_step_forward_student, gru_forward_student, test="forward_single_step", T=1)
+    forward_values(gru_step_forward_student, gru_forward_student, test="forward_single_unit", N=1, H=1)
 
 
-def _backward(gru_forward_student, gru_backward_student, test, **sizes):
-    _, hs, cache, p, args = _forward(gru_forward_student, test, **sizes)
+def backward_values(gru_step_forward_student, gru_step_backward_student, gru_forward_student,
+                    gru_backward_student, test="backward_values", **sizes):
+    """The six gradients of BPTT through the student's own forward: against rnn_ref when that
+    forward is right (naming loop slips, gate blocks, where in time the error starts), else
+    against centred differences of it; a BPTT right given the student's step functions passes."""
+    p = draw(test, **sizes)
+    args = (p["x"], p["h0"], *_params(p))
     hs_ref, cache_ref = gru_forward(*args)
-    assert_close("hs from your gru_forward", hs, hs_ref, axes=SEQ_AXES, hint=FIX_FORWARD)
-    call = call_student(gru_backward_student, p["dhs"], cache, names=["dhs", "cache"])
-    grads = unpack("gru_backward(...)", call.value, 6)
-    return call, grads, gru_backward(p["dhs"], cache_ref), p, args
-
-
-def backward_values(gru_forward_student, gru_backward_student, test="backward_values", **sizes):
-    """The six gradients of BPTT against rnn_ref, through the student's own forward cache."""
-    _, grads, expected, p, args = _backward(gru_forward_student, gru_backward_student, test, **sizes)
-    variants = backward_variants(*args, p["dhs"])
-    for name, got, ref in zip(BACKWARD_NAMES, grads, expected):
-        assert_close(name, got, ref, axes=SEQ_AXES if name == "dx" else _grad_axes(name),
-                     blocks=_grad_blocks(name), variants=variants[name])
+    expected = gru_backward(p["dhs"], cache_ref)
+    variants = loops.prune(backward_variants(*args, p["dhs"]), BACKWARD_NAMES, expected)
+    judge_backward("gru", gru_forward_student, gru_backward_student, args, p["dhs"], hs_ref, expected,
+                   variants=variants, step_forward=gru_step_forward_student,
+                   step_backward=gru_step_backward_student)
 
 
 def backward_inputs_unchanged(gru_forward_student, gru_backward_student):
     """gru_backward leaves dhs as it was."""
-    call, *_ = _backward(gru_forward_student, gru_backward_student, "backward_inputs_unchanged")
+    _, _, cache, p, _ = _forward(gru_forward_student, "backward_inputs_unchanged")
+    call = call_student(gru_backward_student, p["dhs"], cache, names=["dhs", "cache"])
     assert_unchanged(call, "gru_backward")
 
 
-def backward_edge_sizes(gru_forward_student, gru_backward_student):
+def backward_edge_sizes(gru_step_forward_student, gru_step_backward_student, gru_forward_student,
+                        gru_backward_student):
     """Edge cases T = 1, then H = 1 with N = 1."""
-    backward_values(gru_forward_student, gru_backward_student, test="backward_single_step", T=1)
-    backward_values(gru_forward_student, gru_backward_student, test="backward_single_unit", N=1, H=1)
+    functions = (gru_step_forward_student, gru_step_backward_student, gru_forward_student, gru_backward_student)
+    backward_values(*functions, test="backward_single_step", T=1)
+    backward_values(*functions, test="backward_single_unit", N=1, H=1)
 
 
 def to_torch_values(to_torch_gru_student, test="to_torch_values", **sizes):
@@ -285,12 +338,3 @@ def to_torch_edge_sizes(to_torch_gru_student):
     """Edge cases T = 1, then H = 1 with N = 1."""
     to_torch_values(to_torch_gru_student, test="to_torch_single_step", T=1)
     to_torch_values(to_torch_gru_student, test="to_torch_single_unit", N=1, H=1)
-
-
-def _grad_axes(name):
-    return {"dWx": ("input unit", "column"), "dWh": ("hidden unit", "column"), "dbx": ("column",),
-            "dbh": ("column",)}.get(name, STEP_AXES)
-
-
-def _grad_blocks(name):
-    return GATES if name in ("dWx", "dWh", "dbx", "dbh") else None
