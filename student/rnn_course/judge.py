@@ -192,12 +192,31 @@ def _copy_args(args):
 
 
 class Call:
-    """The outcome of :func:`call_student`: the return value, the warnings, which inputs changed."""
+    """The outcome of :func:`call_student`: the return value, the warnings, which inputs changed,
+    and ``aliased``: (output label, input name) pairs where a returned value is an input itself or
+    an array sharing memory with one."""
 
-    def __init__(self, value, warned, mutated):
+    def __init__(self, value, warned, mutated, aliased=()):
         self.value = value
         self.warned = warned
         self.mutated = mutated  # list of (argument name, description)
+        self.aliased = list(aliased)
+
+
+def _aliasing(value, inputs, names):
+    """Minimal Call.aliased: the result (or the items of a returned tuple) that is an input, or an
+    array sharing memory with an input array."""
+    tops = ([(f"the result[{i}]", v) for i, v in enumerate(value)] if isinstance(value, tuple)
+            else [("the result", value)])
+    found = []
+    for label, out in tops:
+        for name, arg in zip(names, inputs):
+            if out is arg and isinstance(out, (_ndarray, list, dict, tuple)) or (
+                    isinstance(out, _ndarray) and isinstance(arg, _ndarray) and out.size and arg.size
+                    and np.shares_memory(out, arg)):
+                found.append((label, name))
+                break
+    return found
 
 
 def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, shape_hint="",
@@ -267,7 +286,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
               f"{w.category.__name__}: {w.message}")
     mutated = [(name, _describe_change(old, new))
                for name, old, new in zip(names, kept, given) if not _same(old, new)]
-    return Call(value, warned, mutated)
+    return Call(value, warned, mutated, _aliasing(value, given, names))
 
 
 def _same(a, b):
