@@ -23,7 +23,7 @@ from rnn_course.replay import FORMAT
 SEEDS = (101, 202, 303)  # one case per seed: random sizes and values differ between them
 EDGE_SIZES = ({"T": 1}, {"N": 1, "H": 1})  # more cases, for tests that take sizes (**sizes)
 _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape", "assert_close",
-            "assert_scalar_close", "assert_unchanged")
+            "assert_scalar_close", "assert_unchanged", "judged")
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -206,6 +206,14 @@ class Recorder:
         self.add("assert_scalar_close", {"name": name, "got": self.encode_got(got, name),
                                          "expected": float(expected), "tol": float(tol), "hint": hint})
 
+    def judged(self, test, functions, **data):
+        """A check whose judging lives in the student package (e.g. a7's, which trains torch models):
+        run judge ``test`` of the module's judge module live, then store its data as one step."""
+        module = self.judge_module
+        getattr(module, test)(*functions, **data)
+        self.add("judge", {"module": module.__name__.rsplit(".", 1)[-1], "name": test,
+                           "functions": [self.encode(f) for f in functions], "data": self.encode(data)})
+
     def assert_unchanged(self, call, fn_name):
         judge.assert_unchanged(call, fn_name)
         self.add("assert_unchanged", {"call": self.calls[id(call)], "fn_name": fn_name})
@@ -240,6 +248,7 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
         for seed, sizes in runs:
             judge._seed = seed
             recorder = Recorder(functions, store)
+            recorder.judge_module = getattr(module, "JUDGE_MODULE", None)
             module.__dict__.update({name: getattr(recorder, name) for name in saved})
             try:
                 live(*functions, **sizes)
@@ -249,7 +258,7 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
                 continue  # this test fixes that size itself
             finally:
                 module.__dict__.update(saved)
-            if not any(s["op"].startswith("assert") for s in recorder.steps):
+            if not any(s["op"].startswith("assert") or s["op"] == "judge" for s in recorder.steps):
                 raise Unrecordable(f"{module.__name__}.{test} compared nothing through the helpers")
             cases.append({"seed": seed, "sizes": sizes, "steps": recorder.steps})
     finally:

@@ -9,7 +9,10 @@ test did, as a list of steps:
 - ``unpack`` / ``as_array`` / ``assert_shape``: read what came back;
 - ``assert_close`` / ``assert_scalar_close``: compare it with the stored expected value, with
   the stored answers of the catalogued mistakes (so the message still names the mistake);
-- ``assert_unchanged``: the call left its inputs untouched.
+- ``assert_unchanged``: the call left its inputs untouched;
+- ``judge``: a judge of the package (a function listed in ``JUDGES`` of ``rnn_course.<module>``,
+  e.g. :mod:`rnn_course.charlm_judge`) run on the student's functions and the stored data: for
+  tests that train torch models and draw samples, whose judging is more than a comparison.
 
 Steps refer to earlier results by ``{"ref": [step, path]}``, so a cache that the student's forward
 returned goes into the student's backward. A function the test hands to the student (an ``R``
@@ -18,6 +21,7 @@ for ``unroll``) is stored as the table of its calls (``{"table": ...}``) or name
 (``manifest``) and the arrays it names.
 """
 
+import importlib
 import importlib.resources
 import json
 
@@ -153,8 +157,20 @@ class _Case:
                                           hint=a.get("hint", ""))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
+            elif op == "judge":
+                judges = _judges(a["module"])
+                if a["name"] not in getattr(judges, "JUDGES", ()):
+                    raise RuntimeError(f"rnn_course data: no judge {a['name']!r}; update the package.")
+                getattr(judges, a["name"])(*[self.decode(f) for f in a["functions"]], **self.decode(a["data"]))
             else:
                 raise RuntimeError(f"rnn_course data: unknown step {op!r}; update the package.")
+
+
+def _judges(module):
+    """The judge module ``rnn_course.<module>`` named by stored data (a plain name of this package)."""
+    if not (isinstance(module, str) and module.isidentifier() and module.endswith("_judge")):
+        raise RuntimeError(f"rnn_course data: no judge module {module!r}")
+    return importlib.import_module(f"{__package__}.{module}")
 
 
 class Topic:
