@@ -112,6 +112,9 @@ MUTANTS = {
                               "from a zero state (None)"),
     "fixed_max_norm": ("answer_train", [("state, max_norm)", "state, 1.0)")], LOOP,
                        "pass on the `max_norm` argument"),
+    "extra_optimizer_step": ("answer_train", [("        losses.append(loss)\n",
+                                               "        optimizer.step()\n        losses.append(loss)\n")], LOOP,
+                             "outside train_step"),
     "returns_last_loss": ("answer_train", [("    return losses", "    return losses[-1]")], LOOP,
                           "list of the losses"),
     # --- sample_index

@@ -282,14 +282,16 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
 class _Observed:
     """Stands for the student's train_step while their train runs: records every call."""
 
-    def __init__(self, fn):
-        self.fn, self.calls = fn, []
+    def __init__(self, fn, model):
+        self.fn, self.model, self.calls, self.params = fn, model, [], []
         self.__name__ = getattr(fn, "__name__", "train_step")
         self.__wrapped__ = fn
 
     def __call__(self, *args, **kwargs):
+        before = _params(self.model)
         value = self.fn(*args, **kwargs)
         self.calls.append((args, kwargs, value))
+        self.params.append((before, _params(self.model)))
         return value
 
 
@@ -308,12 +310,20 @@ def _same_tensor(a, b):
     return False
 
 
-def _loop_problems(calls, model, batches, steps, lr, max_norm, returned):
+def _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned):
     """What the loop did wrong, judged from its calls of train_step alone: [] when it ran
     ``steps`` steps over the batches in order, with one Adam optimizer of learning rate ``lr``,
     the state carried from each batch to the next and None when the batches start again,
     ``max_norm`` passed on, and the losses of the calls returned."""
-    problems, K = [], len(batches)
+    problems, K, calls = [], len(batches), observed.calls
+    ends = [start] + [after for _, after in observed.params]
+    for i, (before, _) in enumerate(observed.params):
+        if not _close(before, ends[i], 0):
+            problems.append(f"it changed the model's parameters outside train_step (before step {i}): every "
+                            "update belongs inside train_step")
+            break
+    if observed.params and not _close(_params(model), ends[-1], 0):
+        problems.append("it changed the model's parameters after its last train_step")
     if len(calls) != steps:
         problems.append(f"it called `train_step` {len(calls)} times; expected one call per step, {steps} "
                         "(an off-by-one in the loop's range?)")
@@ -376,10 +386,11 @@ def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, param
     the final parameters against the reference loop; where they differ, the calls it made to the
     student's train_step say whether the loop is right given that train_step."""
     model = _model(config, init)
+    start = _params(model)
     batches = [(_tensor(x), _tensor(y)) for x, y in batches]
     scope = getattr(train_fn, "__globals__", {})
     own_step = scope.get("train_step")
-    observed = _Observed(own_step) if callable(own_step) else None
+    observed = _Observed(own_step, model) if callable(own_step) else None
     if observed is not None:
         scope["train_step"] = observed
     try:
@@ -395,7 +406,7 @@ def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, param
         return
     calls = observed.calls if observed is not None else []
     if calls:
-        problems = _loop_problems(calls, model, batches, steps, lr, max_norm, returned)
+        problems = _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned)
         if not problems:
             print("Right given your `train_step`: your loop calls it the right way (one Adam optimizer, the batches "
                   "in order, the state carried and restarted, max_norm passed on) and returns its losses. The "
