@@ -64,7 +64,7 @@ MUTANTS = {
     # --- train_step (the loop that calls it stays right: follow-through)
     "no_clipping": ("answer_step", [(CLIP, "")], STEP, "a step without gradient clipping"),
     "no_zero_grad": ("answer_step", [("    optimizer.zero_grad()\n", "")], STEP, "never zeroes the gradients"),
-    "state_not_detached": ("answer_step", [("state.detach()", "state")], STEP | LOOP, "return state.detach()"),
+    "state_not_detached": ("answer_step", [("state.detach()", "state")], STEP, "return state.detach()"),
     "loss_summed": ("answer_step", [("targets.reshape(-1))", "targets.reshape(-1), reduction=\"sum\")")],
                     STEP, "the per-position sum"),
     "loss_summed_over_time": ("answer_step", [("targets.reshape(-1))",
@@ -83,7 +83,7 @@ MUTANTS = {
                              "return loss.item()"),
     "returns_given_state": ("answer_step", [("scores, state = model(inputs, state)",
                                              "scores, new_state = model(inputs, state)")],
-                            STEP | LOOP, "is the `state` it was given"),
+                            STEP, "is the `state` it was given"),
     "log_of_softmax": ("answer_step", [(LOSS, "probs = torch.softmax(scores.reshape(-1, scores.shape[-1]), dim=1)\n"
                                               "    loss = -torch.log(probs[torch.arange(probs.shape[0]), "
                                               "targets.reshape(-1)]).mean()")],
@@ -166,3 +166,90 @@ class TestA7Charlm(AssignmentTests):
         assert "test_train_values" not in failed_tests(results["combined"])
         assert "Right given your `train_step`:" in feedback_text(out, "combined")
         assert "Right given your `train_step`:" not in feedback_text(out, "solution")
+
+
+# --- the judges on their own (in process, live and replayed) --------------------------------------
+
+def _answers(**edits):
+    """The namespace of the solution's answer cells, with mutants ``edits`` (names of MUTANTS) applied."""
+    import numpy as np
+    import torch
+    from torch.nn import functional as F
+
+    import notebook_cells
+
+    code = notebook_cells.edited_answers(A)
+    for name in edits.values():
+        cell, replacements = MUTANTS[name][:2]
+        for old, new in replacements:
+            code[cell] = code[cell].replace(old, new)
+    namespace = {"np": np, "torch": torch, "F": F}
+    for cell in ("answer_batches", "answer_step", "answer_train", "answer_sample"):
+        exec(compile(code[cell], cell, "exec"), namespace)
+    return namespace
+
+
+def _visible():
+    from rnn_course.checks import charlm
+
+    return charlm
+
+
+def test_the_loop_earns_its_points_given_a_wrong_train_step_and_says_so(capsys):
+    from autograder.checks import charlm
+
+    charlm.train_values(_answers()["train"])
+    assert "Right given" not in capsys.readouterr().out
+    for mutant, check in (("no_clipping", charlm), ("no_clipping", _visible()), ("loss_summed", _visible())):
+        check.train_values(_answers(step=mutant)["train"])
+        assert capsys.readouterr().out.startswith("Right given your `train_step`:"), mutant
+
+
+def test_the_loop_earns_its_points_when_the_train_step_fails_inside_it(capsys):
+    for mutant in ("state_not_detached", "returns_given_state"):
+        _visible().train_values(_answers(step=mutant)["train"])
+        out = capsys.readouterr().out
+        assert out.startswith("Right given your `train_step`:") and "stand-in" in out, (mutant, out)
+
+
+def test_a_wrong_loop_around_a_wrong_train_step_still_fails_naming_the_loop_mistake():
+    import pytest
+
+    from rnn_course.judge import CheckFailed
+
+    with pytest.raises(CheckFailed, match="keeps the state when the batches start again"):
+        _visible().train_values(_answers(step="no_clipping", loop="state_not_reset")["train"])
+
+
+def test_the_reproducibility_check_leaves_the_global_random_state_as_it_was():
+    import numpy as np
+    import torch
+
+    torch.manual_seed(5)
+    np.random.seed(5)
+    before = torch.get_rng_state(), np.random.get_state()[1].copy()
+    _visible().sampler_reproducible(_answers()["sample_index"])
+    assert torch.equal(torch.get_rng_state(), before[0]) and np.array_equal(np.random.get_state()[1], before[1])
+
+
+def test_the_given_model_and_score_are_the_course_s_own():
+    """rnn_course.charmodel (in the student package) computes what rnn_ref.apps does: the same
+    parameters give the same scores, and bits per character equal rnn_ref's evaluate_bpc."""
+    import numpy as np
+    import torch
+
+    from rnn_course.charmodel import CharLM, bits_per_character, course_data
+    from rnn_ref.apps.charlm import course_data as reference_data
+    from rnn_ref.apps.charlm import evaluate_bpc
+    from rnn_ref.apps.models import CharLM as Reference
+
+    train, heldout, vocab = course_data()
+    ref_train, ref_heldout, ref_vocab = reference_data()
+    assert (train, heldout, vocab.tokens) == (ref_train, ref_heldout, ref_vocab.tokens)
+    torch.manual_seed(3)
+    ours, theirs = CharLM(len(vocab), "gru", 16, 8), Reference(len(vocab), "gru", 16, 8)
+    theirs.load_state_dict(ours.state_dict())
+    ids = vocab.encode(heldout[:3000])
+    x = torch.as_tensor(ids[:50])[None]
+    assert torch.allclose(ours(x)[0], theirs(x)[0])
+    assert np.isclose(bits_per_character(ours, ids), evaluate_bpc(theirs, ids), rtol=1e-5)

@@ -280,19 +280,52 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
 # Exercise 3: the training loop (follow-through on the student's train_step).
 
 class _Observed:
-    """Stands for the student's train_step while their train runs: records every call."""
+    """Stands for train_step while the student's train runs: records every call, the model's
+    parameters before and after it, and an exception raised inside it."""
 
     def __init__(self, fn, model):
-        self.fn, self.model, self.calls, self.params = fn, model, [], []
+        self.fn, self.model, self.calls, self.params, self.error = fn, model, [], [], None
         self.__name__ = getattr(fn, "__name__", "train_step")
         self.__wrapped__ = fn
 
     def __call__(self, *args, **kwargs):
         before = _params(self.model)
-        value = self.fn(*args, **kwargs)
+        try:
+            value = self.fn(*args, **kwargs)
+        except Exception as exc:
+            self.error = (len(self.calls), exc)
+            raise
         self.calls.append((args, kwargs, value))
         self.params.append((before, _params(self.model)))
         return value
+
+
+class _StandIn:
+    """A train_step that judges the loop alone: it changes nothing and returns the loss 0.5 + k and a
+    state tensor filled with k + 1, marking the call k that returned it."""
+
+    __name__ = "train_step"
+
+    def __init__(self, shape):
+        self.shape, self.count = shape, 0
+
+    def __call__(self, *args, **kwargs):
+        self.count += 1
+        return 0.5 + self.count - 1, torch.full(self.shape, float(self.count), dtype=torch.float64)
+
+
+@contextlib.contextmanager
+def _as_train_step(scope, fn):
+    """``fn`` as the global ``train_step`` of the student's namespace ``scope`` for a while."""
+    missing, old = "train_step" not in scope, scope.get("train_step")
+    scope["train_step"] = fn
+    try:
+        yield
+    finally:
+        if missing:
+            scope.pop("train_step", None)
+        else:
+            scope["train_step"] = old
 
 
 def _step_args(args, kwargs):
@@ -310,20 +343,24 @@ def _same_tensor(a, b):
     return False
 
 
+def _outside_changes(observed, start, model):
+    """[a problem] when the loop changed the model's parameters between its calls of train_step."""
+    ends = [start] + [after for _, after in observed.params]
+    for i, (before, _) in enumerate(observed.params):
+        if not _close(before, ends[i], 0):
+            return [f"it changed the model's parameters outside train_step (before step {i}): every update "
+                    "belongs inside train_step"]
+    if observed.params and not _close(_params(model), ends[-1], 0):
+        return ["it changed the model's parameters after its last train_step"]
+    return []
+
+
 def _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned):
     """What the loop did wrong, judged from its calls of train_step alone: [] when it ran
     ``steps`` steps over the batches in order, with one Adam optimizer of learning rate ``lr``,
     the state carried from each batch to the next and None when the batches start again,
     ``max_norm`` passed on, and the losses of the calls returned."""
-    problems, K, calls = [], len(batches), observed.calls
-    ends = [start] + [after for _, after in observed.params]
-    for i, (before, _) in enumerate(observed.params):
-        if not _close(before, ends[i], 0):
-            problems.append(f"it changed the model's parameters outside train_step (before step {i}): every "
-                            "update belongs inside train_step")
-            break
-    if observed.params and not _close(_params(model), ends[-1], 0):
-        problems.append("it changed the model's parameters after its last train_step")
+    problems, K, calls = _outside_changes(observed, start, model), len(batches), observed.calls
     if len(calls) != steps:
         problems.append(f"it called `train_step` {len(calls)} times; expected one call per step, {steps} "
                         "(an off-by-one in the loop's range?)")
@@ -381,41 +418,74 @@ def _loop_problems(observed, start, model, batches, steps, lr, max_norm, returne
     return problems
 
 
-def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, params, variants):
-    """The student's train(model, batches, steps, lr, max_norm) on a float64 CharLM: the losses and
-    the final parameters against the reference loop; where they differ, the calls it made to the
-    student's train_step say whether the loop is right given that train_step."""
-    model = _model(config, init)
-    start = _params(model)
-    batches = [(_tensor(x), _tensor(y)) for x, y in batches]
-    scope = getattr(train_fn, "__globals__", {})
-    own_step = scope.get("train_step")
-    observed = _Observed(own_step, model) if callable(own_step) else None
-    if observed is not None:
-        scope["train_step"] = observed
+def _losses(returned):
     try:
-        returned = call(train_fn, model, batches, steps, lr, max_norm).value
-    finally:
-        if observed is not None:
-            scope["train_step"] = own_step
-    try:
-        got = np.array([_number(v) for v in returned])
+        return np.array([_number(v) for v in returned])
     except (TypeError, ValueError):
         raise CheckFailed("`train` should return the list of the losses of every step (floats).") from None
-    if got.shape == np.shape(losses) and _close(got, losses) and _close(_params(model), params):
+
+
+RIGHT_LOOP = ("Right given your `train_step`: your loop calls it the right way (one Adam optimizer, the batches "
+              "in order, the state carried and restarted, max_norm passed on) and returns its losses. ")
+
+
+def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, params, variants):
+    """The student's train(model, batches, steps, lr, max_norm) on a float64 CharLM: the losses and
+    the final parameters against the reference loop. Where they differ (or the student's
+    train_step fails inside the loop), the loop is judged alone: run with a stand-in train_step,
+    its calls say whether it is right (then it earns its points: follow-through) or what it does
+    wrong."""
+    batches = [(_tensor(x), _tensor(y)) for x, y in batches]
+    scope = getattr(train_fn, "__globals__", None)
+    own_step = scope.get("train_step") if isinstance(scope, dict) else None
+    model = _model(config, init)
+    start = _params(model)
+    if not callable(own_step):  # no train_step of the student's to follow: the numbers alone
+        got = _losses(call(train_fn, model, batches, steps, lr, max_norm).value)
+        judge.assert_close("losses", got, losses, axes=("step",), atol=1e-6, variants=dict(variants))
+        judge.assert_close("the model's parameters after training", _params(model), params, atol=1e-6)
         return
-    calls = observed.calls if observed is not None else []
-    if calls:
-        problems = _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned)
-        if not problems:
-            print("Right given your `train_step`: your loop calls it the right way (one Adam optimizer, the batches "
-                  "in order, the state carried and restarted, max_norm passed on) and returns its losses. The "
-                  "numbers differ from the reference loop's because your `train_step` differs from the reference "
-                  "step; its own test takes those points, this one does not.")
+    observed, step_error = _Observed(own_step, model), None
+    with _as_train_step(scope, observed):
+        try:
+            returned = call(train_fn, model, batches, steps, lr, max_norm).value
+        except Exception:
+            if observed.error is None:
+                raise
+            step_error = observed.error
+    if step_error is None:
+        got = _losses(returned)
+        if got.shape == np.shape(losses) and _close(got, losses) and _close(_params(model), params):
             return
+    # the loop alone, around a stand-in for train_step
+    alone = _model(config, init)
+    stand_in = _Observed(_StandIn((1, batches[0][0].shape[0], config["H"])), alone)
+    with _as_train_step(scope, stand_in):
+        try:
+            returned_alone = call(train_fn, alone, batches, steps, lr, max_norm).value
+        except Exception:  # the loop relies on what the student's own train_step returns
+            returned_alone = None
+    if returned_alone is not None and stand_in.calls:
+        problems = _loop_problems(stand_in, start, alone, batches, steps, lr, max_norm, returned_alone)
+        if step_error is None:  # a stand-in computes no gradients: updates outside it show in the real run
+            problems = _outside_changes(observed, start, model) + problems
+    elif step_error is None and observed.calls:
+        problems = _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned)
+    elif step_error is not None:
+        raise step_error[1]
+    else:  # no call of train_step: the numbers alone
+        judge.assert_close("losses", got, losses, axes=("step",), atol=1e-6, variants=dict(variants))
+        judge.assert_close("the model's parameters after training", _params(model), params, atol=1e-6)
+        return
+    if problems:
         raise CheckFailed("Your training loop is not right: " + "; ".join(problems) + ".")
-    judge.assert_close("losses", got, losses, axes=("step",), atol=1e-6, variants=dict(variants))
-    judge.assert_close("the model's parameters after training", _params(model), params, atol=1e-6)
+    if step_error is not None:
+        k, exc = step_error
+        print(RIGHT_LOOP + f"Your `train_step` raised {type(exc).__name__} at step {k} ({str(exc)[:200]}), so the "
+              "loop was run with a stand-in for it; its own test takes those points, this one does not.")
+    else:
+        print(RIGHT_LOOP + "The numbers differ from the reference loop's because your `train_step` differs from "
+              "the reference step; its own test takes those points, this one does not.")
 
 
 def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
