@@ -73,6 +73,8 @@ def reference_step(model, optimizer, inputs, targets, state, max_norm, clip="nor
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
     elif clip == "value":
         torch.nn.utils.clip_grad_value_(model.parameters(), max_norm)
+    elif clip == "fixed":
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
     return loss.item(), detach_state(state)
 
@@ -114,7 +116,12 @@ def _batch_data(ids, B, T):
         "the targets: inputs and targets are swapped; the inputs are the characters read, the targets "
         "the characters one step later": exp_y,
     }
+    ahead2 = ids[2:n * B + 2]
     targets = {"the inputs themselves: the target at each position is the next character, one step ahead": exp_x}
+    if len(ahead2) == n * B:
+        two = ahead2.reshape(B, n)
+        targets["targets two characters ahead: the target at each position is the next character, one step "
+                "ahead (ids[1:], not ids[2:])"] = np.stack([two[:, k * T:(k + 1) * T] for k in range(K)])
     return dict(ids=np.asarray(ids), batch_size=B, seq_len=T, inputs=exp_x, targets=exp_y,
                 input_variants=list(inputs.items()), target_variants=list(targets.items()))
 
@@ -170,6 +177,8 @@ STEP_MISTAKES = {
     "optimizer.zero_grad() before backward()": {"zero": None},
     "a step that clips each gradient entry to [-max_norm, max_norm] (clip_grad_value_): clip the global "
     "norm of all gradients together with clip_grad_norm_": {"clip": "value"},
+    "a step that clips to the global norm 1.0, not to `max_norm`: pass the max_norm argument to "
+    "clip_grad_norm_": {"clip": "fixed"},
     "a loss against the inputs: the cross-entropy compares the scores with the targets, the next "
     "characters": {"loss_on": "inputs"},
     "a step that runs the model from a zero state, ignoring `state`: call model(inputs, state), so that "
@@ -177,9 +186,11 @@ STEP_MISTAKES = {
 }
 
 
-def _step_data(test, steps=2, scale=1.0, lr=0.5, max_norm=0.05):
+def _step_data(test, steps=2, scale=8.0, lr=0.5, max_norm=0.05):
     """The judge's data for train_step: the model, batches, a carried start state, the expected
-    losses and parameters after each step, and those of the usual mistakes."""
+    losses and parameters after each step, and those of the usual mistakes. At the default scale
+    (output weights times 8) the gradient's norm is above 1, so that clipping to max_norm, to 1.0
+    and not at all give three different steps."""
     model, batches, r = _tiny_problem(test, steps, scale)
     state0 = torch.as_tensor(r.normal(size=(1, 3, 5)) * 0.5)
 
@@ -199,7 +210,7 @@ def _step_data(test, steps=2, scale=1.0, lr=0.5, max_norm=0.05):
                 batches=[(x.numpy(), y.numpy()) for x, y in batches], state0=state0.numpy(),
                 losses=losses, params=params,
                 loss_variants=[(d, v[0]) for d, v in mistakes.items()],
-                param_variants=[(d, v[1]) for d, v in mistakes.items()], large_scores=scale != 1.0)
+                param_variants=[(d, v[1]) for d, v in mistakes.items()], large_scores=scale > 100)
 
 
 def train_step_values(train_step_student, test="train_step_values"):

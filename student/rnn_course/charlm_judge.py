@@ -117,6 +117,17 @@ def _tensor(a):
     return None if a is None else torch.as_tensor(np.asarray(a))
 
 
+def _sliced(a):
+    """The ids ``a`` (B, T) as a slice of longer streams, as make_batches gives them: the same values,
+    not contiguous in memory (``.view(-1)`` fails on it, ``.reshape(-1)`` works)."""
+    wide = torch.as_tensor(np.concatenate([np.asarray(a), np.asarray(a)[:, :1]], axis=1))
+    return wide[:, :-1]
+
+
+VIEW = ("the batches are slices of longer streams, not contiguous in memory, so .view(-1) cannot flatten "
+        "them: use .reshape(-1)")
+
+
 def _model(config, init):
     """A float64 CharLM with the stored parameters ``init`` ({name: array})."""
     model = CharLM(config["V"], config.get("cell", "gru"), config["H"], config["E"]).double()
@@ -174,6 +185,9 @@ def batches(make_batches, *, ids, batch_size, seq_len, inputs, targets, input_va
     shapes = sorted({tuple(t.shape) for pair in value for t in pair})
     if len(value) != K or shapes != [(B, T)]:
         partial = " It keeps the incomplete last chunk: drop it." if len(value) == K + 1 else ""
+        if shapes == [(T, B)] and T != B:
+            partial += (" Your batches are (seq_len, batch_size): the course is batch first, one stream per row, "
+                        "(batch_size, seq_len).")
         raise CheckFailed(f"`make_batches` returned {len(value)} batches of shapes {shapes}; expected "
                           f"{K} of shape {(B, T)}: with L = {L} ids and B = {B}, each stream holds "
                           f"n = (L - 1) // B = {n} inputs (one id is kept for the last target), which makes "
@@ -216,8 +230,13 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
     for k, (x, y) in enumerate(batches):
         step = f"step {k + 1}"
         before = _params(model)
-        x, y = _tensor(x), _tensor(y)
-        c = call(train_step_fn, model, optimizer, x, y, state, max_norm, outputs=("loss", "state"))
+        x, y = _sliced(x), _sliced(y)
+        try:
+            c = call(train_step_fn, model, optimizer, x, y, state, max_norm, outputs=("loss", "state"))
+        except RuntimeError as exc:
+            if "view size is not compatible" in str(exc):
+                raise CheckFailed(f"`train_step` raised RuntimeError: {str(exc).split('.')[0]}: {VIEW}.") from None
+            raise
         if not isinstance(c.value, tuple) or len(c.value) != 2:
             raise CheckFailed("`train_step` should return (loss, state).")
         loss, new_state = c.value
@@ -435,7 +454,7 @@ def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, param
     train_step fails inside the loop), the loop is judged alone: run with a stand-in train_step,
     its calls say whether it is right (then it earns its points: follow-through) or what it does
     wrong."""
-    batches = [(_tensor(x), _tensor(y)) for x, y in batches]
+    batches = [(_sliced(x), _sliced(y)) for x, y in batches]
     scope = getattr(train_fn, "__globals__", None)
     own_step = scope.get("train_step") if isinstance(scope, dict) else None
     model = _model(config, init)
