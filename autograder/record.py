@@ -23,8 +23,9 @@ from rnn_course.replay import FORMAT
 SEEDS = (101, 202, 303)  # one case per seed: random sizes and values differ between them
 EDGE_SIZES = ({"T": 1}, {"N": 1, "H": 1})  # more cases, for tests that take sizes (**sizes)
 _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape", "assert_close",
-            "assert_scalar_close", "assert_unchanged", "judged")
+            "assert_scalar_close", "assert_unchanged")
 _SCALARS = (bool, int, float, str, type(None))
+_HELPERS += ("judged",)  # a check whose judging lives in the student package (a7's JUDGE_MODULE)
 
 
 class Unrecordable(RuntimeError):
@@ -157,6 +158,14 @@ class Recorder:
         self.register(call.value, k)
         return call
 
+    def judged(self, test, functions, **data):
+        """A check whose judging lives in the student package (e.g. a7's, which trains torch models):
+        run judge ``test`` of the module's judge module live, then store its data as one step."""
+        module = self.judge_module
+        getattr(module, test)(*functions, **data)
+        self.add("judge", {"module": module.__name__.rsplit(".", 1)[-1], "name": test,
+                           "functions": [self.encode(f) for f in functions], "data": self.encode(data)})
+
     def unpack(self, name, value, count):
         spec = self.encode_got(value, name)
         out = judge.unpack(name, value, count)
@@ -205,14 +214,6 @@ class Recorder:
         judge.assert_scalar_close(name, got, expected, tol=tol, hint=hint)
         self.add("assert_scalar_close", {"name": name, "got": self.encode_got(got, name),
                                          "expected": float(expected), "tol": float(tol), "hint": hint})
-
-    def judged(self, test, functions, **data):
-        """A check whose judging lives in the student package (e.g. a7's, which trains torch models):
-        run judge ``test`` of the module's judge module live, then store its data as one step."""
-        module = self.judge_module
-        getattr(module, test)(*functions, **data)
-        self.add("judge", {"module": module.__name__.rsplit(".", 1)[-1], "name": test,
-                           "functions": [self.encode(f) for f in functions], "data": self.encode(data)})
 
     def assert_unchanged(self, call, fn_name):
         judge.assert_unchanged(call, fn_name)

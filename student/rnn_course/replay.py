@@ -9,19 +9,20 @@ test did, as a list of steps:
 - ``unpack`` / ``as_array`` / ``assert_shape``: read what came back;
 - ``assert_close`` / ``assert_scalar_close``: compare it with the stored expected value, with
   the stored answers of the catalogued mistakes (so the message still names the mistake);
-- ``assert_unchanged``: the call left its inputs untouched;
-- ``judge``: a judge of the package (a function listed in ``JUDGES`` of ``rnn_course.<module>``,
-  e.g. :mod:`rnn_course.charlm_judge`) run on the student's functions and the stored data: for
-  tests that train torch models and draw samples, whose judging is more than a comparison.
+- ``assert_unchanged``: the call left its inputs untouched.
 
 Steps refer to earlier results by ``{"ref": [step, path]}``, so a cache that the student's forward
 returned goes into the student's backward. A function the test hands to the student (an ``R``
 for ``unroll``) is stored as the table of its calls (``{"table": ...}``) or named when it lives in
 :mod:`rnn_course.callbacks`. The data files are ``rnn_course/data/<topic>.npz``: a JSON manifest
 (``manifest``) and the arrays it names.
+
+A step ``judge`` runs a judge of the package (a function listed in ``JUDGES`` of
+``rnn_course.<module>_judge``, e.g. :mod:`rnn_course.charlm_judge`) on the student's functions and
+the stored data: for tests that train torch models and draw samples, whose judging is more than a
+comparison.
 """
 
-import importlib
 import importlib.resources
 import json
 
@@ -137,6 +138,11 @@ class _Case:
                     kw["own_implementation"] = tuple(kw["own_implementation"])
                 call = judge.call_student(get("fn"), *[self.decode(s) for s in a["args"]], **kw)
                 self.calls[k], self.results[k] = call, call.value
+            elif op == "judge":
+                judges = _judges(a["module"])
+                if a["name"] not in getattr(judges, "JUDGES", ()):
+                    raise RuntimeError(f"rnn_course data: no judge {a['name']!r}; update the package.")
+                getattr(judges, a["name"])(*[self.decode(f) for f in a["functions"]], **self.decode(a["data"]))
             elif op == "unpack":
                 self.results[k] = judge.unpack(a["name"], get("value"), a["count"])
             elif op == "assert_length":
@@ -157,11 +163,6 @@ class _Case:
                                           hint=a.get("hint", ""))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
-            elif op == "judge":
-                judges = _judges(a["module"])
-                if a["name"] not in getattr(judges, "JUDGES", ()):
-                    raise RuntimeError(f"rnn_course data: no judge {a['name']!r}; update the package.")
-                getattr(judges, a["name"])(*[self.decode(f) for f in a["functions"]], **self.decode(a["data"]))
             else:
                 raise RuntimeError(f"rnn_course data: unknown step {op!r}; update the package.")
 
