@@ -158,7 +158,11 @@ def _close(a, b, tol=1e-6):
 # Exercise 1: batches.
 
 def batches(make_batches, *, ids, batch_size, seq_len, inputs, targets, input_variants, target_variants):
-    """make_batches(ids, batch_size, seq_len) against the expected inputs and targets (K, B, T)."""
+    """make_batches(ids, batch_size, seq_len) against the expected inputs and targets (K, B, T).
+
+    The batches may be views of ``ids`` (torch.as_tensor shares its memory): they are read, never
+    written, so aliasing is not judged here. It is where it is a mistake: a train_step that returns
+    the state it was given (``Call.aliased``)."""
     B, T, L = batch_size, seq_len, len(ids)
     n, K = (L - 1) // B, len(inputs)
     try:
