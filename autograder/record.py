@@ -26,6 +26,7 @@ _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape
             "assert_scalar_close", "assert_unchanged", "assert_not_aliased", "assert_stable")
 _JUDGES = gradients.JUDGES  # whole judges of rnn_course.gradients: one stored step each
 _SCALARS = (bool, int, float, str, type(None))
+_HELPERS += ("judged",)  # a check whose judging lives in the student package (a7's JUDGE_MODULE)
 
 
 class Unrecordable(RuntimeError):
@@ -162,6 +163,15 @@ class Recorder:
         self.register(call.value, k)
         return call
 
+    def judged(self, test, functions, **data):
+        """A check whose judging lives in the student package (e.g. a7's, which trains torch models):
+        run judge ``test`` of the module's judge module live, then store its data as one step."""
+        module = self.judge_module
+        getattr(module, test)(*functions, **data)
+        self.add("judge", {"module": module.__name__.rsplit(".", 1)[-1], "name": test,
+                           "args": [self.encode(f) for f in functions],
+                           "kw": [[k, self.encode(v)] for k, v in data.items()]})
+
     def unpack(self, name, value, count):
         spec = self.encode_got(value, name)
         out = judge.unpack(name, value, count)
@@ -223,7 +233,7 @@ class Recorder:
             getattr(gradients, name)(*args, **kw)
             if not self.first:  # the usual mistakes are named from the first case (smaller data)
                 kw.pop("variants", None)
-            self.add("judge", {"fn": name, "args": [self.encode(a) for a in args],
+            self.add("judge", {"module": "gradients", "name": name, "args": [self.encode(a) for a in args],
                                "kw": [[k, self.encode(v)] for k, v in kw.items()]})
 
         return run
@@ -272,6 +282,7 @@ def record_test(module, test, functions, store, seeds=SEEDS, edges=EDGE_SIZES):
         for seed, sizes in runs:
             judge._seed = seed
             recorder = Recorder(functions, store, first=not cases)
+            recorder.judge_module = getattr(module, "JUDGE_MODULE", None)
             module.__dict__.update({name: recorder.judge(name) if name in _JUDGES else getattr(recorder, name)
                                     for name in saved})
             try:

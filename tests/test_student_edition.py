@@ -250,18 +250,14 @@ def test_notebooks_link_the_published_book_and_install_the_package_first(edition
         assert "](../" not in markdown and f"]({url}book/" in markdown, path.name
 
 
-NOT_PORTABLE_YET = {"a7_charlm": "its visible tests (training a torch model, sampling) still run rnn_ref "
-                                 "live and the notebook imports rnn_ref.apps: not stored yet"}
-
-
-@pytest.mark.parametrize("assignment", [
-    pytest.param(a, marks=pytest.mark.xfail(reason=NOT_PORTABLE_YET[a], strict=True)) if a in NOT_PORTABLE_YET
-    else a for a in available_assignments()])
+@pytest.mark.parametrize("assignment", available_assignments())
 def test_notebooks_import_nothing_of_the_repository(assignment):
+    """A student notebook imports the course's package and the libraries a student has, nothing else."""
     nb = nbformat.read(str(ROOT / "notebooks" / f"{assignment}.ipynb"), as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    imports = re.findall(r"^\s*(?:from|import)\s+(\w+)", code, re.M)
-    assert not {"rnn_ref", "autograder"} & set(imports), imports
+    imports = set(re.findall(r"^\s*(?:from|import)\s+(\w+)", code, re.M))
+    assert not {"rnn_ref", "autograder"} & imports, imports
+    assert imports <= {"rnn_course", "numpy", "torch", "matplotlib", "time", "subprocess", "sys", "pathlib"}, imports
 
 
 def test_instructor_edition_shows_what_the_student_edition_replaces(tmp_path):

@@ -12,8 +12,10 @@ test did, as a list of steps:
 - ``assert_stable``: ``assert_close`` on inputs mixing rows of very different scales;
 - ``assert_unchanged``: the call left its inputs untouched; ``assert_not_aliased``: its result
   shares no memory with its inputs;
-- ``judge``: one judge of :mod:`rnn_course.gradients` with stored arguments (it calls the
-  student's forward and backward itself: block, path and time diagnosis, follow-through).
+- ``judge``: one judge of the package (a function listed in ``JUDGES`` of
+  :mod:`rnn_course.gradients` or :mod:`rnn_course.charlm_judge`) with stored arguments: it calls
+  the student's functions itself (block, path and time diagnosis of gradients, follow-through;
+  a7's tests that train torch models and draw samples).
 
 Steps refer to earlier results by ``{"ref": [step, path]}``, so a cache that the student's forward
 returned goes into the student's backward. A function the test hands to the student (an ``R``
@@ -137,6 +139,12 @@ class _Case:
                     kw["own_implementation"] = tuple(kw["own_implementation"])
                 call = judge.call_student(get("fn"), *[self.decode(s) for s in a["args"]], **kw)
                 self.calls[k], self.results[k] = call, call.value
+            elif op == "judge":  # a whole judge of the package (it calls the student's code itself)
+                judges = _judges(a["module"])
+                if a["name"] not in judges.JUDGES:
+                    raise RuntimeError(f"rnn_course data: no judge {a['name']!r}; update the package.")
+                getattr(judges, a["name"])(*[self.decode(s) for s in a["args"]],
+                                           **{k: self.decode(v) for k, v in a["kw"]})
             elif op == "unpack":
                 self.results[k] = judge.unpack(a["name"], get("value"), a["count"])
             elif op == "assert_length":
@@ -158,15 +166,20 @@ class _Case:
                                           hint=a.get("hint", ""))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
-            elif op == "judge":  # a whole judge of rnn_course.gradients (it calls the student's code)
-                if a["fn"] not in gradients.JUDGES:
-                    raise RuntimeError(f"rnn_course data: unknown judge {a['fn']!r}; update the package.")
-                getattr(gradients, a["fn"])(*[self.decode(s) for s in a["args"]],
-                                            **{k: self.decode(v) for k, v in a["kw"]})
             elif op == "assert_not_aliased":
                 judge.assert_not_aliased(self.calls[a["call"]], a["fn_name"], outputs=a.get("outputs"))
             else:
                 raise RuntimeError(f"rnn_course data: unknown step {op!r}; update the package.")
+
+
+JUDGE_MODULES = ("gradients", "charlm_judge")  # the modules whose JUDGES a stored step may call
+
+
+def _judges(module):
+    """The judge module ``rnn_course.<module>`` named by stored data (one of JUDGE_MODULES)."""
+    if module not in JUDGE_MODULES:
+        raise RuntimeError(f"rnn_course data: no judge module {module!r}; update the package.")
+    return importlib.import_module(f"{__package__}.{module}")
 
 
 class Topic:
