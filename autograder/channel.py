@@ -123,9 +123,23 @@ class Channel:
         key = connection["key"]
         self.session = Session(key=key if isinstance(key, bytes) else key.encode(),
                                signature_scheme=connection.get("signature_scheme", "hmac-sha256"))
+        self.connection = connection
+        self.context = None
+        self._connect()
+        self.outputs = []  # [name, text] of the streams the kernel published for our requests
+        self.callbacks = {}  # id -> a function of the grader's that the kernel may call
+        self.deadline = None  # the running cell's
+
+    def _connect(self):
+        """Fresh sockets (and a fresh identity): at the start, and after a request that failed,
+        whose socket may have been dropped by the size limit or hold a late answer."""
+        if self.context is not None:
+            self.context.destroy(linger=0)
+        connection = self.connection
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
         self.context.setsockopt(zmq.LINGER, 0)
+        self.context.setsockopt(zmq.SNDTIMEO, 5000)  # a send never blocks the grader for long
         identity = uuid.uuid4().hex.encode()
 
         def url(port):
@@ -147,9 +161,6 @@ class Channel:
         self.poller = zmq.Poller()
         for socket in (self.shell, self.stdin, self.iopub):
             self.poller.register(socket, zmq.POLLIN)
-        self.outputs = []  # [name, text] of the streams the kernel published for our requests
-        self.callbacks = {}  # id -> a function of the grader's that the kernel may call
-        self.deadline = None  # the running cell's
         self._subscribed = False
 
     def close(self):
@@ -186,7 +197,10 @@ class Channel:
         return wire.encode(value, self._handle)
 
     def decode(self, tree):
-        return wire.decode(tree, self._object)
+        try:
+            return wire.decode(tree, self._object)
+        except wire.WireError as exc:
+            raise ChannelError(f"the kernel sent a value the grader does not read ({exc})") from None
 
     # --- requests -------------------------------------------------------------------------------
 
@@ -252,8 +266,15 @@ class Channel:
 
     def _send(self, request):
         """Send one request; the answer dict (streams and callbacks handled while waiting)."""
-        self._subscribe()
-        return self._exchange(request)
+        try:
+            self._subscribe()
+            return self._exchange(request)
+        except zmq.ZMQError as exc:
+            self._connect()
+            raise ChannelError(f"the kernel cannot be reached ({exc})") from None
+        except ChannelError:
+            self._connect()
+            raise
 
     def _subscribe(self):
         """Wait until iopub delivers (a SUB socket misses what is published before it joins)."""
@@ -276,7 +297,9 @@ class Channel:
             seconds = self.call_timeout if deadline == limit else self.cell_timeout
             self.session.send(self.control, "interrupt_request", {})
             self._wait(msg_id, time.monotonic() + 5)  # the interrupted call's streams
-            raise ChannelError(f"the test ran past its time limit ({seconds:.0f} s) and was stopped")
+            raise ChannelError(f"no answer from the notebook's code within the test's time limit ({seconds:.0f} s): "
+                               f"the call was stopped (it ran too long, or its result was over "
+                               f"{MAX_MESSAGE // 2**20} MB)")
         return answer
 
     def _wait(self, msg_id, deadline, quiet=False):
