@@ -34,7 +34,8 @@ from jupyter_client.session import Session
 from . import wire
 from .kernel import CALL_MARK, CALLBACK_MARK, failure_text
 
-MAX_MESSAGE = 64 * 2**20  # bytes of one message from the kernel (the socket drops larger ones)
+MAX_MESSAGE = 16 * 2**20  # bytes of one message from the kernel (the socket drops larger ones)
+QUEUE = 32  # messages a socket holds unread: with MAX_MESSAGE, at most 512 MB of the grader's memory
 MAX_OUTPUT = 200_000  # characters a test cell's streams keep (outputcap cuts further)
 MODULES = ("numpy", "math", "torch")  # modules a test cell may take from the notebook by name
 
@@ -125,7 +126,6 @@ class Channel:
                                signature_scheme=connection.get("signature_scheme", "hmac-sha256"))
         self.connection = connection
         self.context = None
-        self._connect()
         self.outputs = []  # [name, text] of the streams the kernel published for our requests
         self.callbacks = {}  # id -> a function of the grader's that the kernel may call
         self.deadline = None  # the running cell's
@@ -140,6 +140,7 @@ class Channel:
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
         self.context.setsockopt(zmq.LINGER, 0)
         self.context.setsockopt(zmq.SNDTIMEO, 5000)  # a send never blocks the grader for long
+        self.context.setsockopt(zmq.RCVHWM, QUEUE)
         identity = uuid.uuid4().hex.encode()
 
         def url(port):
@@ -163,8 +164,31 @@ class Channel:
             self.poller.register(socket, zmq.POLLIN)
         self._subscribed = False
 
+    def open(self):
+        """Before a test cell: connect (the first time), or subscribe to iopub again."""
+        if self.context is None:
+            self._connect()
+            return
+        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._subscribed = False
+
+    def pause(self):
+        """After a test cell: unsubscribe from iopub, so that what the student's cells publish
+        does not queue up here, and drop what came."""
+        if self.context is None:
+            return
+        self.iopub.setsockopt(zmq.UNSUBSCRIBE, b"")
+        for socket in (self.iopub, self.shell, self.stdin):
+            while True:
+                try:
+                    socket.recv_multipart(zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    break
+
     def close(self):
-        self.context.destroy(linger=0)
+        if self.context is not None:
+            self.context.destroy(linger=0)
+            self.context = None
 
     # --- values ---------------------------------------------------------------------------------
 
@@ -283,7 +307,7 @@ class Channel:
         until = time.monotonic() + 10
         while time.monotonic() < until:
             msg_id = self.session.send(self.shell, "execute_request", _content({"op": "reset"}))["header"]["msg_id"]
-            if self._wait(msg_id, time.monotonic() + 2, quiet=True)[1]:
+            if self._wait(msg_id, time.monotonic() + 0.25, quiet=True)[1]:
                 self._subscribed = True
                 return
         raise ChannelError("the kernel did not answer the grader")
@@ -435,6 +459,7 @@ def run_test_cell(source, channel, timeout):
     channel.cell_timeout = timeout or channel.call_timeout
     content = {"status": "ok"}
     names = _Names(channel)
+    channel.open()
     try:
         channel._send({"op": "reset"})
         code = compile(source, "<test cell>", "exec", dont_inherit=True)
@@ -450,6 +475,7 @@ def run_test_cell(source, channel, timeout):
         content = _failure(exc)  # BaseExceptions, e.g. the submission's time limit, go through)
     finally:
         channel.deadline = None
+        channel.pause()
     return channel.outputs, content
 
 
