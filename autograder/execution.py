@@ -10,10 +10,16 @@
 - gives the kernel a user id of its own and, where cgroups exist, a cgroup of its own
   (autograder.cgroups), killed with everything in it when the notebook is done; without cgroups a
   watchdog kills the kernel's processes when their resident memory passes the limit;
-- sends each test cell marked for autograder.kernel (run from a restored state, not stored in
-  the history) and scores it from the execute reply alone: a test's outputs cannot carry a
-  score (``execute_result`` outputs are dropped, stderr is shown as stdout), and its error
-  output is the reply's.
+- runs each test cell here, in the grader's process (autograder.channel): the cell's code calls
+  the student's functions in the kernel through a channel, and its verdict is whether the code
+  raised, here; the hidden tests' code never reaches the kernel, and with the sandbox the kernel
+  sees neither the check modules nor rnn_ref (``AUTOGRADER_HIDE_REFERENCE``, read by
+  autograder.containment);
+- test cells of the check modules in :attr:`ContainedExecute.kernel_side` (a7's, which train a
+  torch model in place) are sent to the kernel marked for autograder.kernel (run from a restored
+  state, not stored in the history) and scored from the execute reply alone: a test's outputs
+  cannot carry a score (``execute_result`` outputs are dropped, stderr is shown as stdout), and
+  its error output is the reply's.
 """
 
 import os

@@ -1,4 +1,12 @@
-"""The grading kernel: an IPython kernel that runs each test cell itself, from a restored state.
+"""The grading kernel: the student's side of the channel, and a guarded way to run a test cell.
+
+The tests run in the grader (autograder.channel): for each call of a student's function the
+grader sends a request (:data:`CALL_MARK`) that :class:`Server` answers: it looks up the
+notebook's names, calls the student's functions (observed through rnn_course.judge.call_student)
+and sends the results back as autograder.wire data, from the restored start-up state below.
+
+Test cells of the check modules that still run in the kernel (autograder.execution's
+``kernel_side``: a7's) arrive marked :data:`TEST_MARK` and run as follows.
 
 nbgrader runs the tests in the student's kernel, after the student's code. This kernel
 (``python -m autograder.kernel -f CONNECTION_FILE``, started by autograder.containment) takes a
