@@ -77,32 +77,32 @@ def encode(value, handle, depth=0):
     """``value`` as a JSON-ready tree; ``handle(value)`` encodes what is not data (returns a dict)."""
     if depth > LIMITS["depth"]:
         raise WireError("the value is nested too deeply to send")
-    kind = type(value)
     if value is None:
         return {"n": 0}
-    if kind is bool:
-        return {"b": value}
-    if kind is int:
-        return {"i": str(value)}
-    if kind is float:
-        return {"f": repr(value)}
-    if kind is complex:
-        return {"c": [repr(value.real), repr(value.imag)]}
-    if kind is str:
-        return {"s": value}
-    if kind is bytes:
-        return {"y": base64.b64encode(value).decode("ascii")}
     if isinstance(value, np.generic) and value.dtype.kind in _KINDS:
         return {"a": _npy(np.asarray(value)), "scalar": 1}
+    # subclasses (an IntEnum, a namedtuple, an OrderedDict) cross as their plain base type
+    if isinstance(value, bool):
+        return {"b": bool(value)}
+    if isinstance(value, int):
+        return {"i": str(int(value))}
+    if isinstance(value, float):
+        return {"f": repr(float(value))}
+    if isinstance(value, complex):
+        return {"c": [repr(value.real), repr(value.imag)]}
+    if isinstance(value, str):
+        return {"s": str(value)}
+    if isinstance(value, bytes):
+        return {"y": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, np.ndarray):
         if value.dtype.kind in _KINDS:
             return {"a": _npy(np.asarray(value))}
         if value.dtype.kind == "O":
             return {"o": list(value.shape), "items": [encode(v, handle, depth + 1) for v in value.ravel()]}
         return handle(value)
-    if kind in (tuple, list):
-        return {"t" if kind is tuple else "l": [encode(v, handle, depth + 1) for v in value]}
-    if kind is dict:
+    if isinstance(value, (tuple, list)):
+        return {"t" if isinstance(value, tuple) else "l": [encode(v, handle, depth + 1) for v in value]}
+    if isinstance(value, dict):
         return {"d": [[encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()]}
     if isinstance(value, np.random.Generator):
         state = value.bit_generator.state

@@ -263,6 +263,10 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
         except NotImplementedError:
             raise CheckFailed(f"`{fn_name}` is not implemented yet (it raised "
                               f"NotImplementedError): replace the stub with your code.") from None
+        except ImportError as exc:  # the grader's sandbox has no rnn_ref (nor has a student's machine)
+            if own_implementation and str(getattr(exc, "name", None) or "").split(".")[0] == "rnn_ref":
+                raise ForbiddenShortcut(f"`{fn_name}` imports rnn_ref. This exercise asks for {asks_for}.") from None
+            raise
         except ValueError as exc:
             hint = shape_hint if _SHAPE_ERROR.search(str(exc)) else ""
             raise CheckFailed(f"`{fn_name}` raised ValueError: {exc}. {hint}".rstrip()) from exc
