@@ -97,6 +97,8 @@ def _remote_class(spec):
     """A class named as the remote type (so a message can say 'it is a dict'), callable or not."""
     base = RemoteFunction if spec.get("call") is True else Remote
     name = str(spec.get("type") or "object")[:100]
+    if len(_TYPES) > 500:  # a kernel that makes up names does not grow this table
+        name = "object"
     if (name, base) not in _TYPES:
         _TYPES[name, base] = type(name if name.isidentifier() else "object", (base,), {})
     return _TYPES[name, base]
@@ -390,7 +392,7 @@ class Channel:
         except judge.CheckFailed as exc:
             reply = {"raise": "CheckFailed", "message": str(exc)}
         except Exception as exc:  # noqa: BLE001 (the kernel asked for something the function refuses)
-            reply = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            reply = {"error": str(exc)[:2000], "ename": type(exc).__name__}
         self.session.send(self.stdin, "input_reply", {"value": json.dumps(reply)}, parent=msg["header"])
 
 

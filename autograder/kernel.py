@@ -393,7 +393,9 @@ class Server:
             from rnn_course.judge import CheckFailed
 
             raise CheckFailed(_text(answer.get("message", "")))
-        raise RuntimeError(_text(answer.get("error", "the grader's function failed")))
+        kind = getattr(builtins, str(answer.get("ename")), None)  # a ValueError stays one (a shape hint)
+        kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError
+        raise kind(_text(answer.get("error", "the function given to your code failed")))
 
 
 class _GraderFunction:
