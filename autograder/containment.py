@@ -76,6 +76,7 @@ class Limits:
 UID_BASE = 1_500_000_000  # kernel user ids: UID_BASE + a number of the grading process (no passwd entry)
 UID_VARIABLE = "AUTOGRADER_KERNEL_UID"  # set by autograder.execution: the uid of the next kernel
 CGROUP_VARIABLE = "AUTOGRADER_CGROUP"  # set by autograder.execution: the cgroup of the next kernel
+HIDE_VARIABLE = "AUTOGRADER_HIDE_REFERENCE"  # "1": the sandbox shows neither rnn_ref nor autograder/checks
 PR_SET_PDEATHSIG = 1
 
 
@@ -150,6 +151,17 @@ def _readable_paths():
     return sorted(p for p in paths if not any(p.startswith(q + "/") for q in paths))
 
 
+def _hidden_paths():
+    """Folders an empty tmpfs covers in the sandbox when the tests run in the grader
+    (autograder.channel): the reference implementation and the hidden tests' check modules."""
+    paths = []
+    for name in ("rnn_ref", "autograder.checks"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            paths += [os.path.realpath(p) for p in spec.submodule_search_locations]
+    return sorted(set(paths))
+
+
 def _size_args(mb):
     """``--size`` before a ``--tmpfs`` caps it (bubblewrap 0.5 and later; older ones: no cap)."""
     return ["--size", str(mb * 2**20)] if _bwrap_version() >= (0, 5) else []
@@ -184,6 +196,8 @@ def sandbox_argv(kernel_argv, workdir, private_dir, readable=(), tmp_mb=256, wor
         "--proc", "/proc", "--dev", "/dev", "--perms", "1777", *_size_args(tmp_mb), "--tmpfs", "/tmp",
         *[arg for d in parents for arg in ("--perms", "0755", "--dir", d)],
         *_bind_args(readable, "--ro-bind"),
+        *[arg for d in (_hidden_paths() if os.environ.get(HIDE_VARIABLE) == "1" else ())
+          for arg in ("--perms", "0555", *_size_args(1), "--tmpfs", d)],
         "--bind", private_dir, private_dir,
         "--perms", "1777", *_size_args(workdir_mb), "--tmpfs", workdir,
         *[arg for name in _data_files(workdir) for arg in ("--ro-bind", os.path.join(workdir, name),

@@ -10,10 +10,16 @@
 - gives the kernel a user id of its own and, where cgroups exist, a cgroup of its own
   (autograder.cgroups), killed with everything in it when the notebook is done; without cgroups a
   watchdog kills the kernel's processes when their resident memory passes the limit;
-- sends each test cell marked for autograder.kernel (run from a restored state, not stored in
-  the history) and scores it from the execute reply alone: a test's outputs cannot carry a
-  score (``execute_result`` outputs are dropped, stderr is shown as stdout), and its error
-  output is the reply's.
+- runs each test cell here, in the grader's process (autograder.channel): the cell's code calls
+  the student's functions in the kernel through a channel, and its verdict is whether the code
+  raised, here; the hidden tests' code never reaches the kernel, and with the sandbox the kernel
+  sees neither the check modules nor rnn_ref (``AUTOGRADER_HIDE_REFERENCE``, read by
+  autograder.containment);
+- test cells of the check modules in :attr:`ContainedExecute.kernel_side` (a7's, which train a
+  torch model in place) are sent to the kernel marked for autograder.kernel (run from a restored
+  state, not stored in the history) and scored from the execute reply alone: a test's outputs
+  cannot carry a score (``execute_result`` outputs are dropped, stderr is shown as stdout), and
+  its error output is the reply's.
 """
 
 import os
@@ -26,10 +32,10 @@ from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from . import cgroups
-from .containment import CGROUP_VARIABLE, UID_VARIABLE, kernel_uid
+from .containment import CGROUP_VARIABLE, HIDE_VARIABLE, UID_VARIABLE, kernel_uid
 from .kernel import TEST_MARK
 
 
@@ -44,8 +50,17 @@ class ContainedExecute(Execute):
     raise_on_iopub_timeout = Bool(False).tag(config=True)
     iopub_timeout = Integer(10).tag(config=True)
 
+    kernel_side = List(["autograder.checks.charlm", "rnn_course.checks.charlm"],
+                       help="check modules whose test cells still run in the kernel (Guard), not in "
+                            "the grader (autograder.channel)").tag(config=True)
+    call_timeout = Integer(0, help="time limit of one call into the kernel (s); 0: the cell's").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
+        self._channel = None
+        # the checks and the reference are hidden from the kernel unless a test needs them there
+        self._hide = not any(self._in_kernel(cell) for cell in nb.cells
+                             if cell.cell_type == "code" and utils.is_grade(cell))
         metadata = resources.setdefault("metadata", {})
         original = metadata.get("path")
         workdir = tempfile.mkdtemp(prefix="work-", dir=self.scratch or None)
@@ -59,6 +74,9 @@ class ContainedExecute(Execute):
                 watchdog.start()
             return super().preprocess(nb, resources, km)
         finally:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
             if watchdog:
                 watchdog.stop()
             if self.cgroup_parent:
@@ -72,9 +90,12 @@ class ContainedExecute(Execute):
         env = dict(kwargs.pop("env", None) or os.environ)
         env[UID_VARIABLE] = str(kernel_uid(os.getpid()))
         env[CGROUP_VARIABLE] = self._cgroup
+        env[HIDE_VARIABLE] = "1" if self._hide else ""
         return await super().async_start_new_kernel(env=env, **kwargs)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type == "code" and utils.is_grade(cell) and cell.source.strip() and not self._in_kernel(cell):
+            return self._run_trusted(cell, cell_index, execution_count)
         if cell.cell_type == "code" and utils.is_grade(cell) and cell.source.strip():
             source = cell.source
             cell.source = TEST_MARK + source
@@ -83,6 +104,37 @@ class ContainedExecute(Execute):
             finally:
                 cell.source = source
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    def _in_kernel(self, cell):
+        """Whether this test cell imports a check module of :attr:`kernel_side` (runs in the kernel)."""
+        return bool(set(_imports(cell.source)) & set(self.kernel_side))
+
+    def _run_trusted(self, cell, cell_index, execution_count):
+        """Run a test cell here, calling the student's functions in the kernel (autograder.channel)."""
+        from nbclient.exceptions import DeadKernelError
+
+        from .channel import Channel, KernelDied, run_test_cell
+
+        self.code_cells_executed += 1
+        timeout = self._get_timeout(cell) or None
+        try:
+            if self._channel is None:
+                self._channel = Channel(self.km.get_connection_info(), alive=self._kernel_alive,
+                                        call_timeout=self.call_timeout or timeout or 600)
+            outputs, content = run_test_cell(cell.source, self._channel, timeout)
+        except KernelDied:
+            raise DeadKernelError("Kernel died") from None
+        cell.outputs = [NotebookNode(output_type="stream", name=name, text=text) for name, text in outputs]
+        if execution_count:
+            cell["execution_count"] = execution_count
+        content.update(execution_count=execution_count, user_expressions={}, payload=[])
+        self.on_cell_executed(cell=cell, cell_index=cell_index, execute_reply={"content": content})
+        self.nb["cells"][cell_index] = cell
+        return cell
+
+    def _kernel_alive(self):
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process is None or process.poll() is None
 
     # nbclient binds its synchronous entry points to its own coroutines: rebind them to these
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -185,6 +237,23 @@ def _safe_pgid(pid):
         return os.getpgid(pid)
     except OSError:
         return None
+
+
+def _imports(source):
+    """Names of the modules ``source`` imports (``from a import b`` gives a and a.b)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+    return names
 
 
 def trusted_modules(nb):

@@ -1,4 +1,12 @@
-"""The grading kernel: an IPython kernel that runs each test cell itself, from a restored state.
+"""The grading kernel: the student's side of the channel, and a guarded way to run a test cell.
+
+The tests run in the grader (autograder.channel): for each call of a student's function the
+grader sends a request (:data:`CALL_MARK`) that :class:`Server` answers: it looks up the
+notebook's names, calls the student's functions (observed through rnn_course.judge.call_student)
+and sends the results back as autograder.wire data, from the restored start-up state below.
+
+Test cells of the check modules that still run in the kernel (autograder.execution's
+``kernel_side``: a7's) arrive marked :data:`TEST_MARK` and run as follows.
 
 nbgrader runs the tests in the student's kernel, after the student's code. This kernel
 (``python -m autograder.kernel -f CONNECTION_FILE``, started by autograder.containment) takes a
@@ -37,8 +45,14 @@ import types
 
 from ipykernel.ipkernel import IPythonKernel
 
+from . import wire
+
 TEST_MARK = "# autograder: test cell (run by autograder.kernel)\n"
+CALL_MARK = "# autograder: call (autograder.channel)\n"  # a request of the trusted grader (Server)
+CALLBACK_MARK = "autograder-callback:"  # the prompt of an input request that calls the grader back
 TRUSTED_VARIABLE = "AUTOGRADER_TRUSTED_MODULES"
+# what the Server uses to observe a call and to rebuild the course's given functions
+SERVER_MODULES = ("rnn_course.judge", "rnn_course.callbacks", "rnn_course.given")
 # libraries whose module globals hold state of their own: only their code objects are restored
 LIBRARIES = ("numpy", "torch", "scipy", "matplotlib", "pandas", "IPython", "ipykernel")
 _CODE = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType, staticmethod,
@@ -61,14 +75,14 @@ class Guard:
 
     def __init__(self, shell):
         self.shell = shell
-        trusted = [n for n in os.environ.get(TRUSTED_VARIABLE, "").split(",") if n]
+        trusted = [n for n in os.environ.get(TRUSTED_VARIABLE, "").split(",") if n] + list(SERVER_MODULES)
         for name in trusted:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 (a module the notebook fails to import fails there too)
                 pass
         # the course's own packages (checks, reference, stored data): every global is restored
-        self.strict = {n.split(".")[0] for n in trusted} - set(LIBRARIES) | {"autograder", "rnn_ref"}
+        self.strict = {n.split(".")[0] for n in trusted} - set(LIBRARIES) | {"autograder", "rnn_ref", "rnn_course"}
         self.modules = dict(sys.modules)
         watched = self._watched()
         self.module_dicts = {name: dict(vars(self.modules[name])) for name in watched}
@@ -222,8 +236,21 @@ def _error(exc):
     """The reply of a failed test: the exception's name and message, and where the student's code raised it."""
     name = _text(type(exc).__name__, 200)
     message = _text(exc)
+    return {"status": "error", "ename": name, "evalue": message,
+            "traceback": [failure_text(name, message, [] if isinstance(exc, AssertionError) else _frames(exc))]}
+
+
+def failure_text(name, message, frames):
+    """'Name:', the message wrapped, and the student's own frames (no grader frame, no path)."""
     lines = [f"{name}:"] + [line for paragraph in message.split("\n")
                             for line in (textwrap.wrap(paragraph, width=100) or [""])]
+    if frames:
+        lines += ["Where your code raised it:", *frames[-5:]]
+    return "\n".join(lines)
+
+
+def _frames(exc):
+    """'  in f, line 3: text' for each frame of the traceback that is the student's code."""
     frames = []
     tb = exc.__traceback__
     while tb is not None:
@@ -232,15 +259,163 @@ def _error(exc):
             import linecache
 
             text = linecache.getline(code.co_filename, tb.tb_lineno).strip()
-            frames.append(f"  in {code.co_name}, line {tb.tb_lineno}: {text}")
+            frames.append(f"  in {_text(code.co_name, 100)}, line {tb.tb_lineno}: {_text(text, 200)}")
         tb = tb.tb_next
-    if frames and not isinstance(exc, AssertionError):
-        lines += ["Where your code raised it:", *frames[-5:]]
-    return {"status": "error", "ename": name, "evalue": message, "traceback": ["\n".join(lines)]}
+    return frames
 
 
 _TRUSTED_PREFIXES = tuple(sorted({os.path.dirname(os.path.dirname(os.__file__)), sys.prefix,
                                   sys.base_prefix, os.path.dirname(os.path.dirname(__file__))}))
+
+
+class Server:
+    """The kernel's end of autograder.channel: looks up, calls and observes the student's objects.
+
+    A request is one execute_request whose code is :data:`CALL_MARK` and a JSON object (``op``:
+    ``lookup`` a name of the notebook, ``call`` a function (``observe``: through
+    rnn_course.judge.call_student, which copies the inputs, records warnings, compares the inputs
+    after the call and runs the forbidden-shortcut profiler), ``getattr``, ``reset`` the handles).
+    Its answer is the execute reply's ``autograder`` field. Values cross as autograder.wire data;
+    anything else stays here as a numbered handle. A function of the grader's that the student's
+    code calls (an ``R`` given to ``unroll``) asks the grader through an input request
+    (:data:`CALLBACK_MARK`). Before each call the kernel's start-up state is restored (:class:`Guard`).
+    """
+
+    def __init__(self, kernel, guard):
+        self.kernel, self.guard = kernel, guard
+        self.handles = {}
+
+    def _handle(self, value):
+        if isinstance(value, _GraderFunction):
+            return {"h": value.id, "owner": "grader", "name": value.__name__, "call": True}
+        key = len(self.handles) + 1
+        self.handles[key] = value
+        name = getattr(value, "__name__", None) if not isinstance(value, types.ModuleType) else None
+        return {"h": key, "owner": "kernel", "type": _text(type(value).__name__, 100),
+                "name": _text(name, 100) if isinstance(name, str) else None, "call": callable(value)}
+
+    def _object(self, spec):
+        if spec.get("owner") == "grader":
+            return _GraderFunction(self, spec)
+        try:
+            return self.handles[spec["h"]]
+        except (KeyError, TypeError):
+            raise wire.WireError("an unknown handle") from None
+
+    def encode(self, value):
+        return wire.encode(value, self._handle)
+
+    def decode(self, tree):
+        return wire.decode(tree, self._object)
+
+    def serve(self, request):
+        """The answer (a dict) to one request (JSON text)."""
+        import json
+
+        try:
+            request = json.loads(request)
+            op = request["op"]
+            if op == "reset":
+                self.handles.clear()
+                return {"ok": 1}
+            if op == "lookup":
+                namespace = self.kernel.shell.user_ns
+                name = request["name"]
+                if name not in namespace:
+                    return {"missing": 1}
+                value = namespace[name]
+                if isinstance(value, types.ModuleType):
+                    return {"module": _text(value.__name__, 200)}
+                return {"value": self.encode(value)}
+            if op == "getattr":
+                return {"value": self.encode(getattr(self._object(request["of"]), str(request["name"])))}
+            if op == "call":
+                return self._call(request)
+            return {"error": {"ename": "ProtocolError", "evalue": f"unknown request {op!r:.40}", "frames": []}}
+        except wire.WireError as exc:
+            return {"error": {"ename": "WireError", "evalue": str(exc), "frames": []}}
+        except BaseException as exc:  # noqa: BLE001 (a student's object raised: that is the answer)
+            return self._raised(exc)
+
+    def _call(self, request):
+        fn = self.decode(request["fn"])
+        args = [self.decode(a) for a in request["args"]]
+        kwargs = {str(k): self.decode(v) for k, v in request.get("kwargs", [])}
+        observe = request.get("observe")
+        hooks = [(lst, list(lst)) for lst, _ in self.guard.lists]
+        events = {k: list(v) for k, v in self.kernel.shell.events.callbacks.items()}
+        try:
+            self.guard.restore()
+            if observe is None:
+                return {"value": self.encode(fn(*args, **kwargs))}
+            from rnn_course import judge
+
+            own = observe.get("own_implementation", True)
+            observe["own_implementation"] = tuple(own) if isinstance(own, list) else own
+            call = judge.call_student(fn, *args, **observe)
+            return {"call": {"value": self.encode(call.value),
+                             "warned": [[_text(w.category.__name__, 100), _text(w.message, 2000)]
+                                        for w in call.warned],
+                             "mutated": self.encode(list(getattr(call, "mutated", []))),
+                             "aliased": self.encode(list(getattr(call, "aliased", [])))}}
+        except BaseException as exc:  # noqa: BLE001
+            return self._raised(exc)
+        finally:
+            for stream in (self.guard.sys["stdout"], self.guard.sys["stderr"]):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            for lst, saved in hooks:
+                lst[:] = saved
+            self.kernel.shell.events.callbacks.clear()
+            self.kernel.shell.events.callbacks.update(events)
+
+    def _raised(self, exc):
+        checked = type(exc).__name__ if type(exc).__name__ in ("CheckFailed", "ForbiddenShortcut") \
+            and isinstance(exc, AssertionError) else None
+        if checked:
+            return {"raise": checked, "message": _text(exc)}
+        return {"error": {"ename": _text(type(exc).__name__, 200), "evalue": _text(exc),
+                          "frames": _frames(exc)}}
+
+    def callback(self, spec, args, kwargs):
+        """Call the grader's function ``spec`` (a handle of the grader's) with ``args``: through stdin."""
+        import json
+
+        prompt = CALLBACK_MARK + json.dumps({"h": spec, "args": [self.encode(a) for a in args],
+                                             "kwargs": [[k, self.encode(v)] for k, v in kwargs.items()]})
+        self.kernel._allow_stdin = True
+        answer = json.loads(self.kernel.raw_input(prompt))
+        if "value" in answer:
+            return self.decode(answer["value"])
+        if "raise" in answer:
+            from rnn_course.judge import CheckFailed
+
+            raise CheckFailed(_text(answer.get("message", "")))
+        kind = getattr(builtins, str(answer.get("ename")), None)  # a ValueError stays one (a shape hint)
+        kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError
+        raise kind(_text(answer.get("error", "the function given to your code failed")))
+
+
+class _GraderFunction:
+    """A function of the grader's (check-defined, e.g. an ``R`` for ``unroll``), called through stdin."""
+
+    def __init__(self, server, spec):
+        self.server, self.id = server, spec["h"]
+        self.__name__ = self.__qualname__ = str(spec.get("name") or "f")
+
+    def __call__(self, *args, **kwargs):
+        return self.server.callback(self.id, args, kwargs)
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __repr__(self):
+        return f"<function {self.__name__}>"
 
 
 class GradingKernel(IPythonKernel):
@@ -251,9 +426,15 @@ class GradingKernel(IPythonKernel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._guard = Guard(self.shell)
+        self._server = Server(self, self._guard)
 
     async def do_execute(self, code, silent, store_history=True, user_expressions=None,
                          allow_stdin=False, *, cell_meta=None, cell_id=None):
+        if code.startswith(CALL_MARK):
+            self._allow_stdin = allow_stdin
+            answer = self._server.serve(code[len(CALL_MARK):])
+            return {"status": "ok", "execution_count": self.shell.execution_count, "user_expressions": {},
+                    "payload": [], "autograder": answer}
         if code.startswith(TEST_MARK):
             return self._guard.run_test(code[len(TEST_MARK):])
         return await super().do_execute(code, silent, store_history, user_expressions, allow_stdin,
