@@ -23,7 +23,7 @@ from rnn_course.replay import FORMAT
 SEEDS = (101, 202, 303)  # one case per seed: random sizes and values differ between them
 EDGE_SIZES = ({"T": 1}, {"N": 1, "H": 1})  # more cases, for tests that take sizes (**sizes)
 _HELPERS = ("call_student", "unpack", "assert_length", "as_array", "assert_shape", "assert_close",
-            "assert_scalar_close", "assert_unchanged")
+            "assert_scalar_close", "assert_unchanged", "assert_not_aliased", "assert_stable")
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -209,6 +209,20 @@ class Recorder:
     def assert_unchanged(self, call, fn_name):
         judge.assert_unchanged(call, fn_name)
         self.add("assert_unchanged", {"call": self.calls[id(call)], "fn_name": fn_name})
+
+    def assert_not_aliased(self, call, fn_name, outputs=None):
+        judge.assert_not_aliased(call, fn_name, outputs=outputs)
+        self.add("assert_not_aliased", {"call": self.calls[id(call)], "fn_name": fn_name,
+                                        "outputs": _list(outputs)})
+
+    def assert_stable(self, name, got, expected, *, row_scales, axes=None, blocks=None,
+                      variants=None, atol=1e-7, rtol=1e-6, hint=""):
+        judge.assert_stable(name, got, expected, row_scales=row_scales, axes=axes, blocks=blocks,
+                            variants=variants, atol=atol, rtol=rtol, hint=hint)
+        self.assert_close(name, got, expected, axes=axes, blocks=blocks, variants=variants,
+                          atol=atol, rtol=rtol, hint=hint)
+        self.steps[-1].update(op="assert_stable")
+        self.steps[-1]["args"]["row_scales"] = [float(v) for v in row_scales]
 
 
 def _is_callback(value):

@@ -158,3 +158,70 @@ def test_importing_rnn_ref_in_the_answer_is_flagged_but_mentioning_it_is_not():
     with pytest.raises(ForbiddenShortcut, match="uses rnn_ref"):
         call_student(imports_it, np.ones(2))
     call_student(mentions_it, np.ones(2))
+
+
+def test_aliasing_is_observed_for_views_and_the_same_object_but_not_for_new_arrays():
+    def returns_input(x, W):
+        return x
+
+    def returns_view(x, W):
+        return x.T[::-1], W @ W
+
+    def returns_new(x, W):
+        return x + 0, {"W": W.copy()}
+
+    def returns_cache(x, W):
+        return x @ W, (x, W)
+
+    def returns_own_dict(grads):
+        return grads
+
+    x, W = np.ones((2, 3)), np.eye(3)
+    assert call_student(returns_input, x, W).aliased == [("the result", "x")]
+    assert call_student(returns_view, x, W, outputs=("y", "W2")).aliased == [("y", "x")]
+    assert call_student(returns_new, x, W).aliased == []
+    call = call_student(returns_cache, x, W, outputs=("h", "cache"))
+    assert call.aliased == [("cache[0]", "x"), ("cache[1]", "W")]
+    common.assert_not_aliased(call, "step", outputs=("h",))  # a cache may hold the inputs
+    with pytest.raises(CheckFailed, match=r"`cache\[0\]` returned by `step` is its input `x` itself"):
+        common.assert_not_aliased(call, "step")
+    with pytest.raises(CheckFailed, match="The result returned by `f` is its input `x`.*change the caller's `x`"):
+        common.assert_not_aliased(call_student(returns_input, x, W), "f")
+    grads = {"Wx": np.ones(2)}
+    assert call_student(returns_own_dict, grads).aliased == [("the result", "grads")]
+
+
+def test_two_mistakes_that_give_the_same_numbers_are_both_named_none_as_certain():
+    expected, mistake = np.ones((1, 1)), np.full((1, 1), 3.0)
+    with pytest.raises(CheckFailed) as info:
+        assert_close("h", mistake, expected, variants={"Wh transposed": mistake, "Wx transposed": mistake + 0,
+                                                       "no bias": 2 * mistake})
+    message = str(info.value)
+    assert "matches 2 usual mistakes equally" in message and "cannot tell which" in message
+    assert "(1) Wh transposed; (2) Wx transposed" in message and "no bias" not in message
+
+
+def test_a_mistake_that_overflows_is_named_by_where_it_does():
+    expected = np.full((2, 2), 0.5)
+    nan_rows = np.array([[0.5, 0.5], [np.nan, np.nan]])
+    with pytest.raises(CheckFailed, match="matches the global maximum.*NaN or infinity"):
+        assert_close("p", nan_rows, expected, variants={"the global maximum": nan_rows.copy(),
+                                                        "NaN elsewhere": nan_rows[::-1]})
+
+
+def test_stability_check_says_which_scales_break():
+    def softmax(s, row_max):
+        e = np.exp(s - (s.max(axis=1, keepdims=True) if row_max else s.max()))
+        return e / e.sum(axis=1, keepdims=True)
+
+    scores, scales = common.mixed_scales(np.random.default_rng(0).standard_normal((4, 3)) + 1.0)
+    assert list(scales) == [1e3, 1e-3, 1e3, 1e-3]
+    with np.errstate(all="ignore"):
+        got = softmax(scores, row_max=False)
+    common.assert_stable("p", softmax(scores, True), softmax(scores, True), row_scales=scales)
+    with pytest.raises(CheckFailed) as info:
+        common.assert_stable("p", got, softmax(scores, True), row_scales=scales,
+                             variants={"a softmax shifted by the global maximum": lambda: got.copy()})
+    message = str(info.value)
+    assert "right on the rows of inputs scaled by 1000 but wrong on the rows scaled by 0.001" in message
+    assert "matches a softmax shifted by the global maximum" in message

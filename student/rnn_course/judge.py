@@ -45,6 +45,9 @@ _ndarray = np.ndarray
 _array_equal = np.array_equal
 _default_rng = np.random.default_rng
 _float64 = np.float64
+_may_share_memory = np.may_share_memory
+_shares_memory = np.shares_memory
+_isclose = np.isclose
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
@@ -192,16 +195,83 @@ def _copy_args(args):
 
 
 class Call:
-    """The outcome of :func:`call_student`: the return value, the warnings, which inputs changed."""
+    """The outcome of :func:`call_student`.
 
-    def __init__(self, value, warned, mutated):
+    value: what the function returned; warned: the warnings it raised; mutated: list of
+    (argument name, description) of the inputs it changed; aliased: list of (output label, input
+    name) pairs where a part of the returned value is an input object itself or an array sharing
+    memory with one (labels as ``"hs"``, ``"cache[0]"``, ``"grads['Wx']"``; see :func:`_parts`).
+    """
+
+    def __init__(self, value, warned, mutated, aliased=()):
         self.value = value
         self.warned = warned
-        self.mutated = mutated  # list of (argument name, description)
+        self.mutated = mutated
+        self.aliased = list(aliased)
+
+
+def _parts(value, label, depth=0):
+    """(label, object) for ``value`` and the containers and arrays inside it (tuples, lists, dicts),
+    labelled like Python code: ``label[0]``, ``label['Wx']``."""
+    yield label, value
+    if depth >= 3:
+        return
+    if isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            yield from _parts(v, f"{label}[{i}]", depth + 1)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _parts(v, f"{label}[{k!r}]", depth + 1)
+
+
+def _watched(obj):
+    """Whether aliasing of ``obj`` matters: arrays and containers (numbers, strings, functions,
+    None are immutable or not data the caller owns)."""
+    return isinstance(obj, (_ndarray, list, dict)) or (isinstance(obj, tuple) and len(obj) > 0)
+
+
+def _overlap(a, b):
+    """Whether output ``a`` is input ``b`` itself, or both are arrays sharing memory."""
+    if a is b:
+        return True
+    if isinstance(a, _ndarray) and isinstance(b, _ndarray) and a.size and b.size:
+        if not _may_share_memory(a, b):
+            return False
+        try:
+            return bool(_shares_memory(a, b, max_work=10**6))
+        except Exception:  # too hard to decide exactly: the bounds overlap, count it
+            return True
+    return False
+
+
+def find_aliasing(value, inputs, names, outputs=None):
+    """(output label, input name) pairs where a part of ``value`` is, or shares memory with, a part
+    of one of ``inputs`` (named ``names``).
+
+    outputs: labels of the items of a returned tuple (e.g. ("h", "cache")); default "the result"
+    for a single value and "the result[i]" for the items of a tuple.
+    """
+    if isinstance(value, tuple) and outputs and len(outputs) == len(value):
+        tops = list(zip(outputs, value))
+    elif isinstance(value, tuple):
+        tops = [(f"the result[{i}]", v) for i, v in enumerate(value)]
+    else:
+        tops = [(outputs[0] if outputs else "the result", value)]
+    ins = [(label, obj) for name, arg in zip(names, inputs) for label, obj in _parts(arg, name)
+           if _watched(obj)]
+    found = []
+    for top, v in tops:
+        for out_label, out in _parts(v, top):
+            if not _watched(out):
+                continue
+            hit = next((in_label for in_label, obj in ins if _overlap(out, obj)), None)
+            if hit is not None and not any(out_label.startswith(f[0]) for f in found):
+                found.append((out_label, hit))
+    return found
 
 
 def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, shape_hint="",
-                 asks_for="your own implementation, so its tests score 0. Write it with numpy only"):
+                 outputs=None, asks_for="your own implementation, so its tests score 0. Write it with numpy only"):
     """Call the student's ``fn(*args)`` the way every check does.
 
     - The student gets deep copies of ``args``; the originals stay usable for expected values.
@@ -215,7 +285,10 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
     - NotImplementedError (the unanswered stub) becomes a CheckFailed that says so.
     - A ValueError inside the call becomes a CheckFailed; when numpy's message is about shapes
       (a matrix product or a broadcast that does not fit) it adds ``shape_hint``.
+    - The returned value is searched for inputs and arrays that share memory with an input
+      (``Call.aliased``, judged by :func:`assert_not_aliased`).
     names: the argument names for messages (default: from the function's signature).
+    outputs: names of the items of a returned tuple, for messages (e.g. ("h", "cache")).
     Returns a :class:`Call`.
     """
     fn_name = fn_name or getattr(fn, "__name__", "your function")
@@ -267,7 +340,7 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
               f"{w.category.__name__}: {w.message}")
     mutated = [(name, _describe_change(old, new))
                for name, old, new in zip(names, kept, given) if not _same(old, new)]
-    return Call(value, warned, mutated)
+    return Call(value, warned, mutated, find_aliasing(value, given, names, outputs))
 
 
 def _same(a, b):
@@ -299,6 +372,25 @@ def assert_unchanged(call, fn_name):
             f"`{fn_name}` modified its input `{name}` in place ({what}). A forward or backward "
             f"function must leave its inputs untouched: build new arrays (e.g. `a = a + b`, "
             f"not `a += b`, on an input).")
+
+
+def assert_not_aliased(call, fn_name, outputs=None):
+    """Fail if the student's result is (or shares memory with) one of the inputs it was given.
+
+    outputs: labels (or label prefixes, e.g. "h" for "h" only, "cache" for all of a cache) to
+    judge; default all. A cache may legitimately hold the inputs: leave it out here.
+    """
+    for out_label, in_name in call.aliased:
+        if outputs is not None and not any(out_label == o or out_label.startswith(o + "[")
+                                           for o in outputs):
+            continue
+        subject = out_label if out_label.startswith("the result") else f"`{out_label}`"
+        raise CheckFailed(
+            f"{subject.capitalize() if subject[0] != '`' else subject} returned by `{fn_name}` is "
+            f"its input `{in_name}` itself, or a view sharing its memory: writing into the result would change the caller's `{in_name}`, and changing "
+            f"`{in_name}` later would change the result. Return a new array "
+            f"(e.g. `np.array(...)`, `.copy()`, or the result of arithmetic), not the input or a "
+            f"slice, transpose or reshape of it.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,31 +447,24 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
       error is. With an axis named "time step ..." the message also gives the first wrong step.
     blocks: names of equal blocks of the last axis, e.g. ("i", "f", "g", "o") for LSTM gates.
     variants: {description: array or zero-argument callable} of usual mistakes, each the answer
-      rnn_ref gives when run the wrong way; when ``got`` matches one, the message names it.
+      rnn_ref gives when run the wrong way; when ``got`` matches one, the message names it;
+      when several match equally (e.g. with H = 1), it names them all and none as certain.
     hint: one more sentence appended to a failure message.
     """
     expected = _asarray(expected, dtype=_float64)
     got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
-    if not bool(_all(_isfinite(got))):
-        bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
-        raise CheckFailed(f"`{name}` contains NaN or infinity (first at "
-                          f"{_label(bad, axes, blocks, got.shape[-1] if got.ndim else 0)}).")
-    if _close(got, expected, atol, rtol):
+    finite = bool(_all(_isfinite(got)))
+    if finite and _close(got, expected, atol, rtol):
         return
-    matched = []
-    for description, value in (variants or {}).items():
-        try:
-            value = value() if callable(value) else value
-            value = _asarray(value, dtype=_float64)
-        except Exception:  # a variant that cannot be formed for these shapes does not apply
-            continue
-        if _close(got, value, atol, rtol):
-            matched.append(description)
+    matched = _matching(got, variants, atol, rtol)
+    if not finite:
+        bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
+        raise CheckFailed(_naming(name, matched) + f"`{name}` contains NaN or infinity (first at "
+                          f"{_label(bad, axes, blocks, got.shape[-1] if got.ndim else 0)})."
+                          + (" " + hint if hint else ""))
     err = _abs(got - expected)
     where = _unravel_index(int(_argmax(err)), err.shape)
-    msg = ""
-    if matched:
-        msg = f"Your `{name}` matches {matched[0]}. "
+    msg = _naming(name, matched)
     msg += (f"`{name}` is wrong: largest error {float(err[where]):.3g} at "
             f"{_label(where, axes, blocks, got.shape[-1] if got.ndim else 0)} "
             f"(got {float(got[where]):.6g}, expected {float(expected[where]):.6g}).")
@@ -391,6 +476,89 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
             msg += f" The first wrong time step is t={first}" + (
                 " (all earlier steps are right)." if first else ".")
     raise CheckFailed(msg + (" " + hint if hint else ""))
+
+
+def _matching(got, variants, atol, rtol):
+    """Descriptions of the variants (usual mistakes) that ``got`` matches: close where finite, NaN
+    or infinite at the same entries (a mistake that overflows is matched by where it does)."""
+    matched = []
+    for description, value in (variants or {}).items():
+        try:
+            value = value() if callable(value) else value
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a variant may overflow: that is its point
+                value = _asarray(value, dtype=_float64)
+        except Exception:  # a variant that cannot be formed for these shapes does not apply
+            continue
+        if value.shape != got.shape:
+            continue
+        ok = _isfinite(got)
+        if not _array_equal(ok, _isfinite(value)) or not _array_equal(got[~ok], value[~ok], equal_nan=True):
+            continue
+        if _close(got[ok], value[ok], atol, rtol):
+            matched.append(description)
+    return matched
+
+
+def _naming(name, matched):
+    """The opening sentence naming the usual mistake(s) an answer matches ('' for none).
+
+    Several mistakes can give the same numbers for some inputs (with H = 1 a transposed Wh is
+    Wh): then all are named, none as certain.
+    """
+    if not matched:
+        return ""
+    if len(matched) == 1:
+        return f"Your `{name}` matches {matched[0]}. "
+    listed = "; ".join(f"({i + 1}) {m}" for i, m in enumerate(matched))
+    return (f"Your `{name}` matches {len(matched)} usual mistakes equally, which give the same "
+            f"numbers for these inputs, so this test cannot tell which one you made: {listed}. ")
+
+
+def mixed_scales(a, scales=(1e3, 1e-3)):
+    """``a`` with its rows (axis 0) multiplied by ``scales`` in turn; returns (array, row scales).
+
+    Inputs of very different scales in one batch: a computation that is stable for one scale
+    only (a softmax shifted by the maximum of the whole array, not of each row; an epsilon added
+    where it swamps small values) breaks on them, while it passes on inputs of one scale.
+    """
+    a = _asarray(a, dtype=_float64)
+    row = _array([scales[i % len(scales)] for i in range(a.shape[0])], dtype=_float64)
+    return a * row.reshape((-1,) + (1,) * (a.ndim - 1)), row
+
+
+def assert_stable(name, got, expected, *, row_scales, axes=None, blocks=None, variants=None,
+                  atol=1e-7, rtol=1e-6, hint=""):
+    """:func:`assert_close` on an answer to inputs whose rows have very different scales
+    (:func:`mixed_scales`); a failure also says at which scales the rows are right and wrong.
+
+    row_scales: the scale of each row (axis 0) of the input, e.g. (1e3, 1e-3, 1e3, ...).
+    hint: why such an answer fails at one scale only (the usual cause for this exercise).
+    """
+    try:
+        assert_close(name, got, expected, axes=axes, blocks=blocks, variants=variants,
+                     atol=atol, rtol=rtol, hint=hint)
+    except CheckFailed as failure:
+        got = _asarray(got, dtype=_float64)
+        expected = _asarray(expected, dtype=_float64)
+        if got.shape != expected.shape or not got.ndim:
+            raise
+        flat = (got - expected).reshape(got.shape[0], -1)
+        bound = (atol + rtol * _abs(expected)).reshape(got.shape[0], -1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wrong = ~_all(_isfinite(flat) & (_abs(flat) <= bound), axis=1)
+        scales = _asarray(row_scales, dtype=_float64)
+        bad = sorted({float(x) for x in scales[wrong]})
+        good = sorted({float(x) for x in scales[~wrong]} - set(bad))
+        if not (bad and good):
+            raise
+        scale_text = lambda values: " and ".join(f"{v:g}" for v in values)  # noqa: E731
+        raise CheckFailed(
+            f"Your `{name}` is right on the rows of inputs scaled by {scale_text(good)} but wrong "
+            f"on the rows scaled by {scale_text(bad)} (this test mixes rows of very different "
+            f"scales in one batch): the computation is not numerically stable for every row on "
+            f"its own. " + str(failure)) from None
 
 
 def assert_scalar_close(name, got, expected, *, tol, hint=""):

@@ -9,7 +9,9 @@ test did, as a list of steps:
 - ``unpack`` / ``as_array`` / ``assert_shape``: read what came back;
 - ``assert_close`` / ``assert_scalar_close``: compare it with the stored expected value, with
   the stored answers of the catalogued mistakes (so the message still names the mistake);
-- ``assert_unchanged``: the call left its inputs untouched.
+- ``assert_stable``: ``assert_close`` on inputs mixing rows of very different scales;
+- ``assert_unchanged``: the call left its inputs untouched; ``assert_not_aliased``: its result
+  shares no memory with its inputs.
 
 Steps refer to earlier results by ``{"ref": [step, path]}``, so a cache that the student's forward
 returned goes into the student's backward. A function the test hands to the student (an ``R``
@@ -143,16 +145,19 @@ class _Case:
             elif op == "assert_shape":
                 self.results[k] = judge.assert_shape(a["name"], get("got"), tuple(a["shape"]),
                                                      axes=a.get("axes"), hint=a.get("hint", ""))
-            elif op == "assert_close":
+            elif op in ("assert_close", "assert_stable"):
                 variants = {d: self.decode(v) for d, v in a.get("variants", [])}
-                judge.assert_close(a["name"], get("got"), get("expected"), axes=a.get("axes"),
+                extra = {"row_scales": a["row_scales"]} if op == "assert_stable" else {}
+                getattr(judge, op)(a["name"], get("got"), get("expected"), axes=a.get("axes"),
                                    blocks=a.get("blocks"), variants=variants, atol=a["atol"],
-                                   rtol=a["rtol"], hint=a.get("hint", ""))
+                                   rtol=a["rtol"], hint=a.get("hint", ""), **extra)
             elif op == "assert_scalar_close":
                 judge.assert_scalar_close(a["name"], get("got"), a["expected"], tol=a["tol"],
                                           hint=a.get("hint", ""))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
+            elif op == "assert_not_aliased":
+                judge.assert_not_aliased(self.calls[a["call"]], a["fn_name"], outputs=a.get("outputs"))
             else:
                 raise RuntimeError(f"rnn_course data: unknown step {op!r}; update the package.")
 
