@@ -438,8 +438,117 @@ def assert_shape(name, got, shape, *, axes=None, hint=""):
     return got
 
 
+class Given:
+    """What a later answer should be *given* the student's own earlier answer (follow-through).
+
+    An exercise built on an earlier one (a sequence forward on the student's step, a backward on
+    the student's forward) is graded on its own: when its answer is not the reference one but is
+    right for the student's own earlier function, :func:`assert_close` credits it and says so
+    ("Right given your `fn_name`: ..."). The value is computed lazily, only for an answer that is
+    not the reference one, by calling the student's functions (nothing here computes an answer
+    of an exercise on its own). Kinds:
+
+    - :meth:`call`: ``fn(*args)`` (or one item of it); an argument may itself be a Given;
+    - :meth:`recurrence`: ``fn(xs[:, t], got[:, t-1], *params)`` for every t (``h0`` at t = 0),
+      stacked on axis 1: the answer is right given the step ``fn`` when every state it returned
+      is ``fn`` applied to the state it returned before;
+    - :meth:`gradient`: the centred finite differences of ``sum(weight * fn(*args)[item])`` with
+      respect to ``args[index]`` (or ``args[index][key]``): a backward right given its forward.
+    """
+
+    def __init__(self, kind, fn_name, fn, args=(), item=None, **extra):
+        self.kind, self.fn_name, self.fn, self.args, self.item = kind, fn_name, fn, list(args), item
+        self.extra = extra
+
+    @classmethod
+    def call(cls, fn_name, fn, *args, item=None):
+        return cls("call", fn_name, fn, args, item)
+
+    @classmethod
+    def recurrence(cls, fn_name, step, xs, h0, *params, item=0):
+        return cls("recurrence", fn_name, step, (xs, h0) + tuple(params), item)
+
+    @classmethod
+    def gradient(cls, fn_name, fn, args, index, key=None, weight=None, item=0, eps=1e-6):
+        return cls("gradient", fn_name, fn, args, item, index=index, key=key, weight=weight, eps=eps)
+
+    @property
+    def tolerance(self):
+        """(atol, rtol) of a comparison with this value (finite differences are approximate)."""
+        return (1e-6, 1e-4) if self.kind == "gradient" else (1e-7, 1e-6)
+
+    def _apply(self, args):
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), \
+                contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            out = self.fn(*copy.deepcopy(args))
+        return out[self.item] if self.item is not None else out
+
+    def value(self, got=None):
+        args = [a.value() if isinstance(a, Given) else a for a in self.args]
+        if self.kind == "call":
+            return self._apply(args)
+        if self.kind == "recurrence":
+            xs, h0, params = _asarray(args[0]), args[1], args[2:]
+            got = _asarray(got, dtype=_float64)
+            steps = [as_array("a state", self._apply([xs[:, t], h0 if t == 0 else got[:, t - 1], *params]))
+                     for t in range(xs.shape[1])]
+            return _array(steps).swapaxes(0, 1)
+        if self.kind == "gradient":
+            index, key, eps = self.extra["index"], self.extra["key"], self.extra["eps"]
+            weight = _asarray(self.extra["weight"], dtype=_float64)
+            args = copy.deepcopy(args)
+            target = args[index] if key is None else args[index][key]
+            target = _array(target, dtype=_float64)
+            if key is None:
+                args[index] = target
+            else:
+                args[index][key] = target
+            grad = _array(target * 0.0)
+            for i in range(target.size):
+                flat = target.reshape(-1)
+                old = flat[i]
+                flat[i] = old + eps
+                plus = float((weight * as_array("an output", self._apply(args))).sum())
+                flat[i] = old - eps
+                minus = float((weight * as_array("an output", self._apply(args))).sum())
+                flat[i] = old
+                grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+            return grad
+        raise ValueError(f"unknown kind of Given: {self.kind!r}")
+
+
+def _names(fn_name):
+    """'`a`' or '`a`, `b` and `c`' for one name or several."""
+    names = [fn_name] if isinstance(fn_name, str) else list(fn_name)
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _follow_through(got, expected, given, atol, rtol):
+    """(credited, note): whether ``got`` is right given the student's earlier answer ``given``,
+    and a sentence for the failure message when the earlier answer is wrong but ``got`` is wrong
+    for it too."""
+    atol, rtol = max(atol, given.tolerance[0]), max(rtol, given.tolerance[1])
+    try:
+        # what the earlier function gives where this answer would be right: is it right itself?
+        on_expected = _asarray(given.value(expected), dtype=_float64)
+        value = (_asarray(given.value(got), dtype=_float64) if given.kind == "recurrence"
+                 else on_expected)
+    except Exception:  # the earlier function fails or returns something else: no credit
+        return False, ""
+    if value.shape != got.shape or not (bool(_all(_isfinite(value))) and bool(_all(_isfinite(on_expected)))):
+        return False, ""
+    if _close(on_expected, expected, atol, rtol):
+        return False, ""  # the earlier answer is right here: nothing to follow through
+    if _close(got, value, atol, rtol):
+        return True, ""
+    return False, (f" It is not right given your {_names(given.fn_name)} either (which is "
+                   f"itself wrong here), so there is a mistake in this exercise too.")
+
+
 def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
-                 atol=1e-7, rtol=1e-6, hint=""):
+                 atol=1e-7, rtol=1e-6, hint="", given=None):
     """Fail with a teaching message unless ``got`` matches ``expected`` elementwise.
 
     name: what the value is, for messages ("hs", "dWx").
@@ -450,12 +559,30 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
       rnn_ref gives when run the wrong way; when ``got`` matches one, the message names it;
       when several match equally (e.g. with H = 1), it names them all and none as certain.
     hint: one more sentence appended to a failure message.
+    given: a :class:`Given`, for an exercise built on the student's earlier function: an answer
+      that is right for that (wrong) earlier function passes, with a note saying so.
     """
     expected = _asarray(expected, dtype=_float64)
-    got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+    if given is not None:  # a shape that follows from a wrong earlier answer is followed through
+        got = as_array(name, got)
+    else:
+        got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
     finite = bool(_all(_isfinite(got)))
     if finite and _close(got, expected, atol, rtol):
         return
+    note = ""
+    if given is not None and finite:
+        credited, note = _follow_through(got, expected, given, atol, rtol)
+        if not credited:
+            got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+        if credited:
+            names = _names(given.fn_name)
+            print(f"Right given your {names}: `{name}` is not the reference answer, but it is "
+                  f"exactly what your own {names} lead{'s' if ' and ' not in names else ''} to, "
+                  f"and that earlier answer is wrong here (its own tests take its points). Each "
+                  f"exercise is graded on its own, so this test gives its points.")
+            return
+    got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
     matched = _matching(got, variants, atol, rtol)
     if not finite:
         bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
@@ -475,7 +602,7 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
             first = int(_argmax(wrong))
             msg += f" The first wrong time step is t={first}" + (
                 " (all earlier steps are right)." if first else ".")
-    raise CheckFailed(msg + (" " + hint if hint else ""))
+    raise CheckFailed(msg + note + (" " + hint if hint else ""))
 
 
 def _matching(got, variants, atol, rtol):
