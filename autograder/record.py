@@ -198,7 +198,7 @@ class Recorder:
                 value = np.asarray(value() if callable(value) else value, dtype=np.float64)
             except Exception:  # noqa: BLE001 (as judge.assert_close: the variant does not apply)
                 continue
-            if value.shape == expected.shape and not judge._close(value, expected, atol, rtol):
+            if value.ndim and (value.shape != expected.shape or not judge._close(value, expected, atol, rtol)):
                 stored.append([description, {"arr": self.store.add(value)}])
         self.add("assert_close", {"name": name, "got": self.encode_got(got, name),
                                   "expected": {"arr": self.store.add(expected)},
@@ -206,10 +206,11 @@ class Recorder:
                                   "atol": atol, "rtol": rtol, "hint": hint,
                                   **({"given": self.encode(given)} if given is not None else {})})
 
-    def assert_scalar_close(self, name, got, expected, *, tol, hint=""):
-        judge.assert_scalar_close(name, got, expected, tol=tol, hint=hint)
+    def assert_scalar_close(self, name, got, expected, *, tol, hint="", variants=None):
+        judge.assert_scalar_close(name, got, expected, tol=tol, hint=hint, variants=variants)
         self.add("assert_scalar_close", {"name": name, "got": self.encode_got(got, name),
-                                         "expected": float(expected), "tol": float(tol), "hint": hint})
+                                         "expected": float(expected), "tol": float(tol), "hint": hint,
+                                         "variants": [[d, float(v)] for d, v in (variants or {}).items()]})
 
     def assert_unchanged(self, call, fn_name):
         judge.assert_unchanged(call, fn_name)

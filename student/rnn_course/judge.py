@@ -329,6 +329,11 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
         except ValueError as exc:
             hint = shape_hint if _SHAPE_ERROR.search(str(exc)) else ""
             raise CheckFailed(f"`{fn_name}` raised ValueError: {exc}. {hint}".rstrip()) from exc
+        except ZeroDivisionError as exc:
+            raise CheckFailed(
+                f"`{fn_name}` divided by zero ({exc}). This test has an input where a denominator "
+                f"is 0 (e.g. gradients that are all zero, a norm of 0): guard the division, e.g. "
+                f"add a small epsilon or handle that case first.") from exc
         finally:
             if own_implementation:
                 sys.setprofile(None)
@@ -563,18 +568,15 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
       that is right for that (wrong) earlier function passes, with a note saying so.
     """
     expected = _asarray(expected, dtype=_float64)
-    if given is not None:  # a shape that follows from a wrong earlier answer is followed through
-        got = as_array(name, got)
-    else:
-        got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+    # the shape is judged below: a mistake of another shape (one step too few) is named, and
+    # a shape that follows from a wrong earlier answer is followed through
+    got = as_array(name, got)
     finite = bool(_all(_isfinite(got)))
     if finite and _close(got, expected, atol, rtol):
         return
     note = ""
     if given is not None and finite:
         credited, note = _follow_through(got, expected, given, atol, rtol)
-        if not credited:
-            got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
         if credited:
             names = _names(given.fn_name)
             print(f"Right given your {names}: `{name}` is not the reference answer, but it is "
@@ -582,7 +584,12 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
                   f"and that earlier answer is wrong here (its own tests take its points). Each "
                   f"exercise is graded on its own, so this test gives its points.")
             return
-    got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+    if got.shape != expected.shape:
+        wrong_shape = _matching(got, variants, atol, rtol) if finite else []
+        try:
+            assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+        except CheckFailed as failure:
+            raise CheckFailed(_naming(name, wrong_shape) + str(failure)) from None
     matched = _matching(got, variants, atol, rtol)
     if not finite:
         bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
@@ -688,15 +695,19 @@ def assert_stable(name, got, expected, *, row_scales, axes=None, blocks=None, va
             f"its own. " + str(failure)) from None
 
 
-def assert_scalar_close(name, got, expected, *, tol, hint=""):
-    """Fail unless the number ``got`` is within ``tol`` of ``expected`` (e.g. short numeric answers)."""
+def assert_scalar_close(name, got, expected, *, tol, hint="", variants=None):
+    """Fail unless the number ``got`` is within ``tol`` of ``expected`` (e.g. short numeric answers).
+
+    variants: {description: number} of usual mistakes, named when ``got`` is within ``tol`` of one.
+    """
     try:
         value = float(got)
     except (TypeError, ValueError):
         raise CheckFailed(f"`{name}` should be a number, got {got!r:.60}.") from None
     if not abs(value - expected) <= tol:  # also fails for NaN
-        raise CheckFailed(f"`{name}` = {value:.6g} is not right (allowed error {tol:.3g})."
-                          + (" " + hint if hint else ""))
+        matched = [d for d, v in (variants or {}).items() if abs(value - float(v)) <= tol]
+        raise CheckFailed(_naming(name, matched) + f"`{name}` = {value:.6g} is not right (allowed "
+                          f"error {tol:.3g})." + (" " + hint if hint else ""))
 
 
 def assert_length(name, got, length, *, longer="", shorter=""):

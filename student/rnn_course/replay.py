@@ -164,7 +164,7 @@ class _Case:
                                    rtol=a["rtol"], hint=a.get("hint", ""), **extra)
             elif op == "assert_scalar_close":
                 judge.assert_scalar_close(a["name"], get("got"), a["expected"], tol=a["tol"],
-                                          hint=a.get("hint", ""))
+                                          hint=a.get("hint", ""), variants=dict(a.get("variants", [])))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
             elif op == "assert_not_aliased":
