@@ -118,7 +118,7 @@ def elman_step_forward(x, h_prev, Wx, Wh, b):
 class TestA1Elman(AssignmentTests):
     assignment, mutants, seed, nested = A, MUTANTS, 1234, {"solution", "blank"}
     # Notebooks: each carries mutants of different answers with disjoint failing tests.
-    graded_mutants = {"group1": ("missing_tanh", "states_with_s0", "Wh_transposed"),
+    graded_mutants = {"group1": ("missing_tanh", "states_with_s0", "Wh_transposed", "step_sigmoid"),
                       "group2": ("softmax_unstable", "output_from_previous_state", "h0_overwritten"),
                       "group3": ("softmax_batch_axis", "calls_rnn_ref"),
                       "group4": ("h0_ignored",)}
@@ -165,6 +165,15 @@ class TestA1Elman(AssignmentTests):
         # group1's Wh.T fails the hidden edge-size test too: its message is shown, not its code
         assert results["group1"].scores["test_forward_edge_sizes"] == 0
         assert "CheckFailed: Your `hs` matches an Elman RNN with Wh transposed" in feedback_text(out, "group1")
+
+    def test_follow_through_is_said_in_the_feedback(self, graded):
+        """group1's R lacks the tanh and its step has a sigmoid: predict and the forward built on
+        them are graded on their own (the forward of group1 has its own mistake, Wh.T, and fails)."""
+        results, out = graded
+        text = feedback_text(out, "group1")
+        assert results["group1"].scores["test_predict_values"] == points(A)["test_predict_values"]
+        assert "Right given your `unroll`, `make_state_function` and `make_output_function`: `ys`" in text
+        assert "It is not right given your `elman_step_forward` either" in text
 
     def test_grading_twice_gives_identical_grades(self, graded, tmp_path):
         """A second run on two of the same notebooks, with another seed, agrees test by test."""

@@ -99,3 +99,14 @@ class TestA3Vanishing(AssignmentTests):
                                  "clip_each_array", "factor_misread"),
                       "group2": ("jacobian_without_derivative", "clip_in_place"),
                       "group3": ("jacobian_from_rnn_ref", "clip_always")}
+
+    def test_two_mistakes_with_the_same_numbers_are_both_named(self):
+        """t == k: one factor too many gives J_t, which is also the answer 'J_t where the product
+        is empty'; the message names both, none as certain (in process, the hidden test)."""
+        import notebook_cells
+
+        cell, replacements = MUTANTS["product_one_factor_too_many"][:2]
+        scores = notebook_cells.score(A, notebook_cells.edited_answers(A, cell, *replacements))
+        message = scores["test_product_identity"][1]
+        assert "matches 2 usual mistakes equally" in message and "cannot tell which" in message
+        assert "(1) a product with one factor too many" in message and "(2) J_t where t == k" in message

@@ -225,3 +225,30 @@ def test_stability_check_says_which_scales_break():
     message = str(info.value)
     assert "right on the rows of inputs scaled by 1000 but wrong on the rows scaled by 0.001" in message
     assert "matches a softmax shifted by the global maximum" in message
+
+
+def test_follow_through_credits_an_answer_right_for_the_students_own_earlier_function(capsys):
+    """A backward that is the derivative of the student's (wrong) forward passes and says so; one
+    wrong for it fails and says that too; with a right forward nothing is followed through."""
+    x, w = np.random.default_rng(1).standard_normal((2, 3)), np.random.default_rng(2).standard_normal((2, 3))
+    right_forward, wrong_forward = (lambda x: (np.sin(x), None)), (lambda x: (np.cos(x), None))
+    given = lambda forward: common.Given.gradient("my_forward", forward, [x], 0, weight=w)  # noqa: E731
+    assert_close("dx", -np.sin(x) * w, np.cos(x) * w, given=given(wrong_forward))
+    assert capsys.readouterr().out.startswith("Right given your `my_forward`: `dx` is not the reference")
+    with pytest.raises(CheckFailed, match="not right given your `my_forward` either"):
+        assert_close("dx", np.sin(x) * w, np.cos(x) * w, given=given(wrong_forward))
+    with pytest.raises(CheckFailed) as info:
+        assert_close("dx", -np.sin(x) * w, np.cos(x) * w, given=given(right_forward))
+    assert "given your" not in str(info.value)
+
+    def step(x_t, h, W):  # a wrong step (no tanh); the sequence below is right for it
+        return x_t + h @ W, None
+
+    xs, h0, W = np.ones((2, 4, 3)), np.zeros((2, 3)), 0.5 * np.eye(3)
+    hs, h = [], h0
+    for t in range(4):
+        h = step(xs[:, t], h, W)[0]
+        hs.append(h)
+    expected = np.tanh(np.stack(hs, axis=1))  # stands for the reference
+    assert_close("hs", np.stack(hs, axis=1), expected, given=common.Given.recurrence("step", step, xs, h0, W))
+    assert "Right given your `step`:" in capsys.readouterr().out

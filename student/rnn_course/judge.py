@@ -80,8 +80,16 @@ def run_seed():
 
 
 def rng(test_name):
-    """A numpy Generator for one test, seeded by (run seed, test name): order-independent."""
+    """A numpy Generator for one test, seeded by (run seed, test name): order-independent.
+
+    A test starts by drawing its inputs: this also starts a new test for :func:`assert_close`'s
+    follow-through note (said once per test and earlier function).
+    """
+    _credited.clear()
     return _default_rng([run_seed(), zlib.crc32(test_name.encode())])
+
+
+_credited = set()  # earlier functions already credited with a note in this test
 
 
 def announce_seed():
@@ -457,8 +465,9 @@ class Given:
     - :meth:`recurrence`: ``fn(xs[:, t], got[:, t-1], *params)`` for every t (``h0`` at t = 0),
       stacked on axis 1: the answer is right given the step ``fn`` when every state it returned
       is ``fn`` applied to the state it returned before;
-    - :meth:`gradient`: the centred finite differences of ``sum(weight * fn(*args)[item])`` with
-      respect to ``args[index]`` (or ``args[index][key]``): a backward right given its forward.
+    - :meth:`gradient`: the gradient of ``sum(weight * fn(*args)[item])`` with respect to
+      ``args[index]`` (or ``args[index][key]``), compared by centred finite differences along a
+      few random directions (:meth:`directional`): a backward right given its forward.
     """
 
     def __init__(self, kind, fn_name, fn, args=(), item=None, **extra):
@@ -499,27 +508,26 @@ class Given:
             steps = [as_array("a state", self._apply([xs[:, t], h0 if t == 0 else got[:, t - 1], *params]))
                      for t in range(xs.shape[1])]
             return _array(steps).swapaxes(0, 1)
-        if self.kind == "gradient":
-            index, key, eps = self.extra["index"], self.extra["key"], self.extra["eps"]
-            weight = _asarray(self.extra["weight"], dtype=_float64)
-            args = copy.deepcopy(args)
-            target = args[index] if key is None else args[index][key]
-            target = _array(target, dtype=_float64)
-            if key is None:
-                args[index] = target
-            else:
-                args[index][key] = target
-            grad = _array(target * 0.0)
-            for i in range(target.size):
-                flat = target.reshape(-1)
-                old = flat[i]
-                flat[i] = old + eps
-                plus = float((weight * as_array("an output", self._apply(args))).sum())
-                flat[i] = old - eps
-                minus = float((weight * as_array("an output", self._apply(args))).sum())
-                flat[i] = old
-                grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
-            return grad
+        raise ValueError(f"kind {self.kind!r} is compared along directions: see directional()")
+
+    def directional(self, directions):
+        """For kind "gradient": the centred finite differences of sum(weight * fn(*args)[item])
+        along each direction (arrays shaped like the argument), i.e. <gradient, direction>: a few
+        random directions test a gradient as surely as every entry, at a few calls' cost."""
+        index, key, eps = self.extra["index"], self.extra["key"], self.extra["eps"]
+        weight = _asarray(self.extra["weight"], dtype=_float64)
+        args = copy.deepcopy([a.value() if isinstance(a, Given) else a for a in self.args])
+        holder, slot = (args, index) if key is None else (args[index], key)
+        base = _array(holder[slot], dtype=_float64)
+        out = []
+        for v in directions:
+            values = []
+            for sign in (1.0, -1.0):
+                holder[slot] = base + sign * eps * v
+                values.append(float((weight * as_array("an output", self._apply(args))).sum()))
+            out.append((values[0] - values[1]) / (2 * eps))
+        return out
+
         raise ValueError(f"unknown kind of Given: {self.kind!r}")
 
 
@@ -535,6 +543,8 @@ def _follow_through(got, expected, given, atol, rtol):
     and a sentence for the failure message when the earlier answer is wrong but ``got`` is wrong
     for it too."""
     atol, rtol = max(atol, given.tolerance[0]), max(rtol, given.tolerance[1])
+    if given.kind == "gradient":
+        return _follow_through_gradient(got, expected, given)
     try:
         # what the earlier function gives where this answer would be right: is it right itself?
         on_expected = _asarray(given.value(expected), dtype=_float64)
@@ -547,6 +557,29 @@ def _follow_through(got, expected, given, atol, rtol):
     if _close(on_expected, expected, atol, rtol):
         return False, ""  # the earlier answer is right here: nothing to follow through
     if _close(got, value, atol, rtol):
+        return True, ""
+    return False, (f" It is not right given your {_names(given.fn_name)} either (which is "
+                   f"itself wrong here), so there is a mistake in this exercise too.")
+
+
+def _follow_through_gradient(got, expected, given, count=3):
+    """:func:`_follow_through` for a gradient: compared with the earlier function's finite
+    differences along ``count`` fixed random directions."""
+    if got.shape != expected.shape:
+        return False, ""
+    directions = _default_rng(0).standard_normal((count,) + expected.shape)
+    try:
+        numeric = given.directional(list(directions))
+    except Exception:  # the earlier function fails: no credit
+        return False, ""
+
+    def fits(g):
+        return all(abs(float((g * v).sum()) - d) <= 1e-6 + 1e-5 * (abs(d) + float(_abs(g * v).sum()))
+                   for v, d in zip(directions, numeric))
+
+    if not all(map(_isfinite, numeric)) or fits(expected):
+        return False, ""
+    if fits(got):
         return True, ""
     return False, (f" It is not right given your {_names(given.fn_name)} either (which is "
                    f"itself wrong here), so there is a mistake in this exercise too.")
@@ -579,10 +612,13 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
         credited, note = _follow_through(got, expected, given, atol, rtol)
         if credited:
             names = _names(given.fn_name)
+            if names in _credited:
+                return
+            _credited.add(names)
             print(f"Right given your {names}: `{name}` is not the reference answer, but it is "
                   f"exactly what your own {names} lead{'s' if ' and ' not in names else ''} to, "
                   f"and that earlier answer is wrong here (its own tests take its points). Each "
-                  f"exercise is graded on its own, so this test gives its points.")
+                  f"exercise is graded on its own, so this counts as right.")
             return
     if got.shape != expected.shape:
         wrong_shape = _matching(got, variants, atol, rtol) if finite else []

@@ -198,6 +198,7 @@ class Topic:
         def check(*functions):
             # the cases print the same notes (a warning, a follow-through credit): once each
             printed = io.StringIO()
+            judge._credited.clear()  # a new test: its follow-through note is said again
             try:
                 with contextlib.redirect_stdout(printed):
                     for case in cases:
