@@ -5,7 +5,7 @@ feedback phrase checked in process, then the solution, the blank copy and the gr
 (one notebook each) through the real grader in one ``grade`` run.
 """
 
-from grading import AssignmentTests
+from grading import AssignmentTests, feedback_text
 
 A = "a6_birnn"
 REVERSE = {"test_reverse_values", "test_reverse_edge_sizes"}
@@ -84,4 +84,15 @@ MUTANTS = {
 
 class TestA6Birnn(AssignmentTests):
     assignment, mutants, seed, nested = A, MUTANTS, 6, {"solution"}
-    graded_mutants = {name: (name,) for name in ("backward_starts_at_padded_end", "calls_rnn_ref_birnn")}
+    graded_mutants = {name: (name,) for name in ("backward_starts_at_padded_end", "calls_rnn_ref_birnn",
+                                                 "mask_keeps_one_padded_step")}
+
+    def test_a_backward_right_for_a_wrong_forward_keeps_its_points_and_says_why(self, graded):
+        """The forward's mask keeps one padded step; the backward, the exact derivative of that
+        forward (finite differences of the student's own forward), keeps its points."""
+        results, out = graded
+        result = results["mask_keeps_one_padded_step"]
+        for test in ("test_backward_values", "test_backward_edge_sizes", "test_backward_inputs_unchanged"):
+            assert result.scores[test] == result.max_scores[test], test
+        assert "Right given your `birnn_forward`: `dx` is not the reference answer" in feedback_text(
+            out, "mask_keeps_one_padded_step")

@@ -19,9 +19,9 @@ SEQ_AXES = ("batch row", "time step t", "unit (forward half first)")
 PARAM_NAMES = ("h0", "Wx", "Wh", "b")
 
 
-def _call(fn, *args, names):
+def _call(fn, *args, names, outputs=None):
     """call_student for the wrapper: the given Elman functions are allowed, rnn_ref.birnn and torch's RNNs not."""
-    return call_student(fn, *args, names=names, own_implementation=("rnn_ref.birnn",),
+    return call_student(fn, *args, names=names, own_implementation=("rnn_ref.birnn",), outputs=outputs,
                         asks_for="your own wrapper around the Elman functions, so its tests score 0")
 
 
@@ -213,7 +213,8 @@ def reverse_edge_sizes(reverse_within_lengths_student):
 def _forward(birnn_forward_student, test, **sizes):
     p = draw(test, **sizes)
     args = (p["x"], p["pf"], p["pb"], p["lengths"])
-    call = _call(birnn_forward_student, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
+    call = _call(birnn_forward_student, *args, names=["x", "params_fwd", "params_bwd", "lengths"],
+                 outputs=("out", "cache"))
     out, cache = unpack("birnn_forward(...)", call.value, 2)
     return call, out, cache, p, args
 
@@ -244,9 +245,10 @@ def forward_without_padding(birnn_forward_student):
 
 
 def forward_inputs_unchanged(birnn_forward_student):
-    """birnn_forward leaves x, the params and lengths as they were."""
+    """birnn_forward leaves x, the params and lengths as they were; out is an array of its own."""
     call, *_ = _forward(birnn_forward_student, "forward_inputs_unchanged")
     assert_unchanged(call, "birnn_forward")
+    assert_not_aliased(call, "birnn_forward", outputs=("out",))
 
 
 def forward_edge_sizes(birnn_forward_student, reverse_student=None):
@@ -261,7 +263,8 @@ def _backward(birnn_forward_student, birnn_backward_student, test, **sizes):
     derivative of the student's own forward (follow-through), gets its points."""
     _, out, cache, p, args = _forward(birnn_forward_student, test, **sizes)
     _, cache_ref = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
-    call = _call(birnn_backward_student, p["dout"], cache, names=["dout", "cache"])
+    call = _call(birnn_backward_student, p["dout"], cache, names=["dout", "cache"],
+                 outputs=("dx", "grads_fwd", "grads_bwd"))
     grads = unpack("birnn_backward(...)", call.value, 3)
     return call, grads, birnn_backward(p["dout"], cache_ref), p, args
 
@@ -292,9 +295,10 @@ def backward_values(birnn_forward_student, birnn_backward_student, test="backwar
 
 
 def backward_inputs_unchanged(birnn_forward_student, birnn_backward_student):
-    """birnn_backward leaves dout as it was."""
+    """birnn_backward leaves dout as it was (and the cache); its results share no memory with them."""
     call, *_ = _backward(birnn_forward_student, birnn_backward_student, "backward_inputs_unchanged")
     assert_unchanged(call, "birnn_backward")
+    assert_not_aliased(call, "birnn_backward")
 
 
 def backward_edge_sizes(birnn_forward_student, birnn_backward_student):
