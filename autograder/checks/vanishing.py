@@ -207,11 +207,11 @@ def _compare_clipped(clipped, total, grads, max_norm):
         g = grads[name]
         assert_close(f"clipped['{name}']", clipped[name], expected[name], rtol=1e-5, variants={
             "each gradient clipped to max_norm on its own (its own norm), not by the global norm":
-                lambda g=g: g * min(1.0, max_norm / np.linalg.norm(g)),
+                lambda g=g: g * min(1.0, max_norm / np.linalg.norm(g)) if np.any(g) else None,
             "clipping by value (np.clip at +-max_norm) instead of by norm":
                 lambda g=g: np.clip(g, -max_norm, max_norm),
             "every gradient scaled to norm max_norm, even when the global norm is below it":
-                lambda g=g: g * max_norm / ref_total,
+                lambda g=g: g * max_norm / ref_total if ref_total > 0 else None,
             "the gradients unchanged: not clipped although the global norm is above max_norm "
             "(scale = min(1, max_norm / total_norm), not max)": lambda g=g: g if ref_total > max_norm else None,
         })

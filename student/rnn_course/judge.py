@@ -47,7 +47,6 @@ _default_rng = np.random.default_rng
 _float64 = np.float64
 _may_share_memory = np.may_share_memory
 _shares_memory = np.shares_memory
-_isclose = np.isclose
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
@@ -233,9 +232,9 @@ def _parts(value, label, depth=0):
 
 
 def _watched(obj):
-    """Whether aliasing of ``obj`` matters: arrays and containers (numbers, strings, functions,
-    None are immutable or not data the caller owns)."""
-    return isinstance(obj, (_ndarray, list, dict)) or (isinstance(obj, tuple) and len(obj) > 0)
+    """Whether aliasing of ``obj`` matters: arrays, lists and dicts (what can be written into;
+    numbers, strings, tuples, functions and None cannot)."""
+    return isinstance(obj, (_ndarray, list, dict))
 
 
 def _overlap(a, b):

@@ -157,8 +157,11 @@ class _Case:
             elif op in ("assert_close", "assert_stable"):
                 variants = {d: self.decode(v) for d, v in a.get("variants", [])}
                 extra = {"row_scales": a["row_scales"]} if op == "assert_stable" else {}
-                if "given" in a:
-                    extra["given"] = get("given")
+                if "given" in a:  # follow-through; not for a notebook whose cell passes fewer functions
+                    try:
+                        extra["given"] = get("given")
+                    except IndexError:
+                        pass
                 getattr(judge, op)(a["name"], get("got"), get("expected"), axes=a.get("axes"),
                                    blocks=a.get("blocks"), variants=variants, atol=a["atol"],
                                    rtol=a["rtol"], hint=a.get("hint", ""), **extra)
