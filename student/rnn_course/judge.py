@@ -551,8 +551,9 @@ def _follow_through(got, expected, given, atol, rtol):
                  else on_expected)
     except Exception:  # the earlier function fails or returns something else: no credit
         return False, ""
-    if value.shape != got.shape or not (bool(_all(_isfinite(value))) and bool(_all(_isfinite(on_expected)))):
-        return False, ""
+    if value.shape != got.shape or not value.size or not (
+            bool(_all(_isfinite(value))) and bool(_all(_isfinite(on_expected)))):
+        return False, ""  # nothing (an empty result) shows that this exercise is right
     if _close(on_expected, expected, atol, rtol):
         return False, ""  # the earlier answer is right here: nothing to follow through
     if _close(got, value, atol, rtol):
