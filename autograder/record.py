@@ -101,6 +101,10 @@ class Recorder:
             return {"list": [self.encode(v) for v in value]}
         if isinstance(value, dict):
             return {"items": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+        if isinstance(value, judge.Given):  # follow-through: how to compute it, not its value
+            return {"given": {"kind": value.kind, "fn_name": value.fn_name, "fn": self.encode(value.fn),
+                              "args": [self.encode(a) for a in value.args], "item": value.item,
+                              "extra": {k: self.encode(v) for k, v in value.extra.items()}}}
         if _is_callback(value):
             if hasattr(value, "params"):
                 return {"callback": type(value).__name__, "params": self.encode(value.params())}
@@ -199,9 +203,9 @@ class Recorder:
         return out
 
     def assert_close(self, name, got, expected, *, axes=None, blocks=None, variants=None,
-                     atol=1e-7, rtol=1e-6, hint=""):
+                     atol=1e-7, rtol=1e-6, hint="", given=None):
         judge.assert_close(name, got, expected, axes=axes, blocks=blocks, variants=variants,
-                           atol=atol, rtol=rtol, hint=hint)
+                           atol=atol, rtol=rtol, hint=hint, given=given)
         expected = np.asarray(expected, dtype=np.float64)
         stored = []
         for description, value in (variants or {}).items():
@@ -209,17 +213,19 @@ class Recorder:
                 value = np.asarray(value() if callable(value) else value, dtype=np.float64)
             except Exception:  # noqa: BLE001 (as judge.assert_close: the variant does not apply)
                 continue
-            if value.shape == expected.shape and not judge._close(value, expected, atol, rtol):
+            if value.ndim and (value.shape != expected.shape or not judge._close(value, expected, atol, rtol)):
                 stored.append([description, {"arr": self.store.add(value)}])
         self.add("assert_close", {"name": name, "got": self.encode_got(got, name),
                                   "expected": {"arr": self.store.add(expected)},
                                   "axes": _list(axes), "blocks": _list(blocks), "variants": stored,
-                                  "atol": atol, "rtol": rtol, "hint": hint})
+                                  "atol": atol, "rtol": rtol, "hint": hint,
+                                  **({"given": self.encode(given)} if given is not None else {})})
 
-    def assert_scalar_close(self, name, got, expected, *, tol, hint=""):
-        judge.assert_scalar_close(name, got, expected, tol=tol, hint=hint)
+    def assert_scalar_close(self, name, got, expected, *, tol, hint="", variants=None):
+        judge.assert_scalar_close(name, got, expected, tol=tol, hint=hint, variants=variants)
         self.add("assert_scalar_close", {"name": name, "got": self.encode_got(got, name),
-                                         "expected": float(expected), "tol": float(tol), "hint": hint})
+                                         "expected": float(expected), "tol": float(tol), "hint": hint,
+                                         "variants": [[d, float(v)] for d, v in (variants or {}).items()]})
 
     def assert_unchanged(self, call, fn_name):
         judge.assert_unchanged(call, fn_name)

@@ -158,3 +158,97 @@ def test_importing_rnn_ref_in_the_answer_is_flagged_but_mentioning_it_is_not():
     with pytest.raises(ForbiddenShortcut, match="uses rnn_ref"):
         call_student(imports_it, np.ones(2))
     call_student(mentions_it, np.ones(2))
+
+
+def test_aliasing_is_observed_for_views_and_the_same_object_but_not_for_new_arrays():
+    def returns_input(x, W):
+        return x
+
+    def returns_view(x, W):
+        return x.T[::-1], W @ W
+
+    def returns_new(x, W):
+        return x + 0, {"W": W.copy()}
+
+    def returns_cache(x, W):
+        return x @ W, (x, W)
+
+    def returns_own_dict(grads):
+        return grads
+
+    x, W = np.ones((2, 3)), np.eye(3)
+    assert call_student(returns_input, x, W).aliased == [("the result", "x")]
+    assert call_student(returns_view, x, W, outputs=("y", "W2")).aliased == [("y", "x")]
+    assert call_student(returns_new, x, W).aliased == []
+    call = call_student(returns_cache, x, W, outputs=("h", "cache"))
+    assert call.aliased == [("cache[0]", "x"), ("cache[1]", "W")]
+    common.assert_not_aliased(call, "step", outputs=("h",))  # a cache may hold the inputs
+    with pytest.raises(CheckFailed, match=r"`cache\[0\]` returned by `step` is its input `x` itself"):
+        common.assert_not_aliased(call, "step")
+    with pytest.raises(CheckFailed, match="The result returned by `f` is its input `x`.*change the caller's `x`"):
+        common.assert_not_aliased(call_student(returns_input, x, W), "f")
+    grads = {"Wx": np.ones(2)}
+    assert call_student(returns_own_dict, grads).aliased == [("the result", "grads")]
+
+
+def test_two_mistakes_that_give_the_same_numbers_are_both_named_none_as_certain():
+    expected, mistake = np.ones((1, 1)), np.full((1, 1), 3.0)
+    with pytest.raises(CheckFailed) as info:
+        assert_close("h", mistake, expected, variants={"Wh transposed": mistake, "Wx transposed": mistake + 0,
+                                                       "no bias": 2 * mistake})
+    message = str(info.value)
+    assert "matches 2 usual mistakes equally" in message and "cannot tell which" in message
+    assert "(1) Wh transposed; (2) Wx transposed" in message and "no bias" not in message
+
+
+def test_a_mistake_that_overflows_is_named_by_where_it_does():
+    expected = np.full((2, 2), 0.5)
+    nan_rows = np.array([[0.5, 0.5], [np.nan, np.nan]])
+    with pytest.raises(CheckFailed, match="matches the global maximum.*NaN or infinity"):
+        assert_close("p", nan_rows, expected, variants={"the global maximum": nan_rows.copy(),
+                                                        "NaN elsewhere": nan_rows[::-1]})
+
+
+def test_stability_check_says_which_scales_break():
+    def softmax(s, row_max):
+        e = np.exp(s - (s.max(axis=1, keepdims=True) if row_max else s.max()))
+        return e / e.sum(axis=1, keepdims=True)
+
+    scores, scales = common.mixed_scales(np.random.default_rng(0).standard_normal((4, 3)) + 1.0)
+    assert list(scales) == [1e3, 1e-3, 1e3, 1e-3]
+    with np.errstate(all="ignore"):
+        got = softmax(scores, row_max=False)
+    common.assert_stable("p", softmax(scores, True), softmax(scores, True), row_scales=scales)
+    with pytest.raises(CheckFailed) as info:
+        common.assert_stable("p", got, softmax(scores, True), row_scales=scales,
+                             variants={"a softmax shifted by the global maximum": lambda: got.copy()})
+    message = str(info.value)
+    assert "right on the rows of inputs scaled by 1000 but wrong on the rows scaled by 0.001" in message
+    assert "matches a softmax shifted by the global maximum" in message
+
+
+def test_follow_through_credits_an_answer_right_for_the_students_own_earlier_function(capsys):
+    """A backward that is the derivative of the student's (wrong) forward passes and says so; one
+    wrong for it fails and says that too; with a right forward nothing is followed through."""
+    x, w = np.random.default_rng(1).standard_normal((2, 3)), np.random.default_rng(2).standard_normal((2, 3))
+    right_forward, wrong_forward = (lambda x: (np.sin(x), None)), (lambda x: (np.cos(x), None))
+    given = lambda forward: common.Given.gradient("my_forward", forward, [x], 0, weight=w)  # noqa: E731
+    assert_close("dx", -np.sin(x) * w, np.cos(x) * w, given=given(wrong_forward))
+    assert capsys.readouterr().out.startswith("Right given your `my_forward`: `dx` is not the reference")
+    with pytest.raises(CheckFailed, match="not right given your `my_forward` either"):
+        assert_close("dx", np.sin(x) * w, np.cos(x) * w, given=given(wrong_forward))
+    with pytest.raises(CheckFailed) as info:
+        assert_close("dx", -np.sin(x) * w, np.cos(x) * w, given=given(right_forward))
+    assert "given your" not in str(info.value)
+
+    def step(x_t, h, W):  # a wrong step (no tanh); the sequence below is right for it
+        return x_t + h @ W, None
+
+    xs, h0, W = np.ones((2, 4, 3)), np.zeros((2, 3)), 0.5 * np.eye(3)
+    hs, h = [], h0
+    for t in range(4):
+        h = step(xs[:, t], h, W)[0]
+        hs.append(h)
+    expected = np.tanh(np.stack(hs, axis=1))  # stands for the reference
+    assert_close("hs", np.stack(hs, axis=1), expected, given=common.Given.recurrence("step", step, xs, h0, W))
+    assert "Right given your `step`:" in capsys.readouterr().out

@@ -12,15 +12,16 @@ import numpy as np
 from rnn_ref.birnn import birnn_backward, birnn_forward, reverse_within_lengths, step_mask
 from rnn_ref.elman import elman_backward, elman_forward
 
-from .common import CheckFailed, assert_close, assert_unchanged, call_student, rng, unpack
+from .common import (CheckFailed, Given, assert_close, assert_not_aliased, assert_unchanged, call_student,
+                     rng, unpack)
 
 SEQ_AXES = ("batch row", "time step t", "unit (forward half first)")
 PARAM_NAMES = ("h0", "Wx", "Wh", "b")
 
 
-def _call(fn, *args, names):
+def _call(fn, *args, names, outputs=None):
     """call_student for the wrapper: the given Elman functions are allowed, rnn_ref.birnn and torch's RNNs not."""
-    return call_student(fn, *args, names=names, own_implementation=("rnn_ref.birnn",),
+    return call_student(fn, *args, names=names, own_implementation=("rnn_ref.birnn",), outputs=outputs,
                         asks_for="your own wrapper around the Elman functions, so its tests score 0")
 
 
@@ -36,9 +37,41 @@ REVERSE_FULL = ("each sequence reversed over all T steps: reverse only its real 
                 "and leave the padding where it is")
 
 
+def shifted_reverse(a, lengths, shift):
+    """reverse_within_lengths over lengths[n] + shift steps (clipped to 0 .. T): a slip of one step."""
+    T = a.shape[1]
+    return reverse_within_lengths(a, np.clip(np.asarray(lengths) + shift, 0, T))
+
+
+def reverse_variants(a, lengths):
+    """The recognised wrong reversals of a (N, T, ...): {description: array}."""
+    return {
+        REVERSE_FULL: full_reverse(a, lengths),
+        "each sequence reversed over lengths[n] + 1 steps: the reversal takes in one padded step "
+        "(a[n, :length + 1]); the real steps are 0 .. lengths[n]-1":
+            lambda: shifted_reverse(a, lengths, 1),
+        "each sequence reversed over lengths[n] - 1 steps: its last real step is left in place "
+        "(a[n, :length - 1]); the real steps are 0 .. lengths[n]-1":
+            lambda: shifted_reverse(a, lengths, -1),
+        "the input unchanged: nothing was reversed": a,
+    }
+
+
 def _directions(x, pf, pb, lengths, reverse=reverse_within_lengths):
     """(h_fwd, h_bwd as computed on the reversed input, not yet re-reversed), each (N, T, H)."""
     return elman_forward(x, **pf)[0], elman_forward(reverse(x, lengths), **pb)[0]
+
+
+def forward_with(x, pf, pb, lengths, reverse=reverse_within_lengths, mask_shift=0):
+    """The bidirectional output with a chosen reversal (the student's own, for follow-through) and a
+    mask over t < lengths[n] + mask_shift."""
+    mask = step_mask(np.asarray(lengths) + mask_shift, x.shape[1])[:, :, None]
+    h_f, h_b = _directions(x, pf, pb, lengths, reverse=reverse)
+    return np.concatenate([h_f, as_array_of(reverse(h_b, lengths))], axis=2) * mask
+
+
+def as_array_of(value):
+    return np.asarray(value, dtype=float)
 
 
 def forward_variants(x, pf, pb, lengths):
@@ -47,7 +80,23 @@ def forward_variants(x, pf, pb, lengths):
     h_f, h_b = _directions(x, pf, pb, lengths)
     h_f2, h_b_full = _directions(x, pf, pb, lengths, reverse=full_reverse)
     right_bwd = reverse_within_lengths(h_b, lengths)
+    unreversed_input = reverse_within_lengths(elman_forward(x, **pb)[0], lengths)
     return {
+        "a mask that keeps one padded step (t <= lengths[n] instead of t < lengths[n]): the first "
+        "padded step of each sequence must be zero too": lambda: forward_with(x, pf, pb, lengths, mask_shift=1),
+        "a mask that also zeroes the last real step (t < lengths[n] - 1 instead of t < lengths[n])":
+            lambda: forward_with(x, pf, pb, lengths, mask_shift=-1),
+        "both directions run with params_fwd: the backward direction has its own parameters, "
+        "params_bwd": lambda: forward_with(x, pf, pf, lengths),
+        "a backward direction run on x in its original order (only its outputs reversed): it must "
+        "read the reversed input, x_T ... x_1 within each length":
+            lambda: np.concatenate([h_f, unreversed_input], axis=2) * mask,
+        "each sequence's backward direction reversed over lengths[n] + 1 steps (one padded step "
+        "taken in): reverse over the real steps 0 .. lengths[n]-1 only":
+            lambda: forward_with(x, pf, pb, lengths, reverse=lambda a, L: shifted_reverse(a, L, 1)),
+        "each sequence's backward direction reversed over lengths[n] - 1 steps (its last real step "
+        "left in place): reverse over all the real steps 0 .. lengths[n]-1":
+            lambda: forward_with(x, pf, pb, lengths, reverse=lambda a, L: shifted_reverse(a, L, -1)),
         "the backward direction left in reversed order: after running it on the reversed input, "
         "reverse its outputs back so that step t holds the state that has read x_T ... x_t":
             np.concatenate([h_f, h_b], axis=2) * mask,
@@ -79,7 +128,26 @@ def backward_variants(x, pf, pb, lengths, dout):
         return {"dx": dx, **{f"fwd:{k}": g for k, g in zip(PARAM_NAMES, g_f)},
                 **{f"bwd:{k}": g for k, g in zip(PARAM_NAMES, g_b)}}
 
+    def run_with(dout, half_bwd=slice(None), swap=False, reverse=reverse_within_lengths):
+        """The backward with the backward direction fed dout[:, :, half_bwd], lengths-reversal
+        ``reverse``, or the two directions' gradients swapped."""
+        dx_f, *g_f = elman_backward(dout[:, :, :H], cache_f)
+        d_b = dout[:, :, H:] if half_bwd == slice(None) else dout[:, :, half_bwd]
+        dx_b, *g_b = elman_backward(reverse(d_b, lengths), cache_b)
+        dx = dx_f + reverse(dx_b, lengths)
+        if swap:
+            g_f, g_b = g_b, g_f
+        return {"dx": dx, **{f"fwd:{k}": g for k, g in zip(PARAM_NAMES, g_f)},
+                **{f"bwd:{k}": g for k, g in zip(PARAM_NAMES, g_b)}}
+
     cases = {
+        "grads_fwd and grads_bwd swapped: return (dx, grads of the forward direction, grads of the "
+        "backward direction), in that order": run_with(dout * mask, swap=True),
+        "the backward direction fed the forward half of dout (dout[:, :, :H]): its part of the "
+        "gradient is dout[:, :, H:]": run_with(dout * mask, half_bwd=slice(None, H)),
+        "a backward pass that reverses over all T steps (lengths ignored): reverse within each "
+        "sequence's own length, as the forward does":
+            run_with(dout * mask, reverse=full_reverse),
         "the backward direction's dx left in reversed order: reverse it back before adding it":
             run(dout * mask, rereverse_dx=False),
         "a backward pass that feeds the backward direction its upstream gradient in the original order: "
@@ -125,34 +193,50 @@ def reverse_values(reverse_within_lengths_student, test="reverse_values", **size
     call = call_student(reverse_within_lengths_student, p["a"], p["lengths"], names=["a", "lengths"])
     assert_unchanged(call, "reverse_within_lengths")
     assert_close("reverse_within_lengths(a, lengths)", call.value, reverse_within_lengths(p["a"], p["lengths"]),
-                 axes=("batch row", "time step t", "feature"),
-                 variants={REVERSE_FULL: full_reverse(p["a"], p["lengths"])})
+                 axes=("batch row", "time step t", "feature"), variants=reverse_variants(p["a"], p["lengths"]))
+    assert_not_aliased(call, "reverse_within_lengths")
 
 
 def reverse_edge_sizes(reverse_within_lengths_student):
-    """Edge cases: T = 1; no padding at all; a sequence of length 0 (all padding)."""
+    """Edge cases: T = 1; no padding at all; a sequence of length 0 (all padding). Each time a new
+    array comes back, never the input or a view of it."""
     reverse_values(reverse_within_lengths_student, test="reverse_single_step", T=1)
     reverse_values(reverse_within_lengths_student, test="reverse_no_padding", full=True)
     p = draw("reverse_empty_sequence", N=3)
     lengths = np.array([p["a"].shape[1], 0, 1])
     call = call_student(reverse_within_lengths_student, p["a"], lengths, names=["a", "lengths"])
     assert_close("reverse_within_lengths(a, [T, 0, 1])", call.value, reverse_within_lengths(p["a"], lengths),
-                 axes=("batch row", "time step t", "feature"))
+                 axes=("batch row", "time step t", "feature"), variants=reverse_variants(p["a"], lengths))
+    assert_not_aliased(call, "reverse_within_lengths")
 
 
 def _forward(birnn_forward_student, test, **sizes):
     p = draw(test, **sizes)
     args = (p["x"], p["pf"], p["pb"], p["lengths"])
-    call = _call(birnn_forward_student, *args, names=["x", "params_fwd", "params_bwd", "lengths"])
+    call = _call(birnn_forward_student, *args, names=["x", "params_fwd", "params_bwd", "lengths"],
+                 outputs=("out", "cache"))
     out, cache = unpack("birnn_forward(...)", call.value, 2)
     return call, out, cache, p, args
 
 
-def forward_values(birnn_forward_student, test="forward_values", **sizes):
-    """The wrapper's output (N, T, 2H) against rnn_ref.birnn; names the usual wrapper mistakes."""
+def _reverse_with(reverse_student):
+    """The student's reverse_within_lengths called as a check calls it (its output as an array)."""
+    def reverse(a, lengths):
+        return call_student(reverse_student, a, lengths, names=["a", "lengths"],
+                            fn_name="reverse_within_lengths").value
+    return reverse
+
+
+def forward_values(birnn_forward_student, reverse_student=None, test="forward_values", **sizes):
+    """The wrapper's output (N, T, 2H) against rnn_ref.birnn; names the usual wrapper mistakes.
+    With ``reverse_student`` (hidden tests, where rnn_ref runs): an output that is right given the
+    student's own reverse_within_lengths gets the points (follow-through)."""
     _, out, _, p, args = _forward(birnn_forward_student, test, **sizes)
     expected, _ = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
-    assert_close("out", out, expected, axes=SEQ_AXES, variants=forward_variants(*args))
+    given = None
+    if reverse_student is not None:
+        given = Given.call("reverse_within_lengths", forward_with, *args, _reverse_with(reverse_student))
+    assert_close("out", out, expected, axes=SEQ_AXES, variants=forward_variants(*args), given=given)
 
 
 def forward_without_padding(birnn_forward_student):
@@ -161,25 +245,34 @@ def forward_without_padding(birnn_forward_student):
 
 
 def forward_inputs_unchanged(birnn_forward_student):
-    """birnn_forward leaves x, the params and lengths as they were."""
+    """birnn_forward leaves x, the params and lengths as they were; out is an array of its own."""
     call, *_ = _forward(birnn_forward_student, "forward_inputs_unchanged")
     assert_unchanged(call, "birnn_forward")
+    assert_not_aliased(call, "birnn_forward", outputs=("out",))
 
 
-def forward_edge_sizes(birnn_forward_student):
+def forward_edge_sizes(birnn_forward_student, reverse_student=None):
     """Edge cases T = 1, then H = 1."""
-    forward_values(birnn_forward_student, test="forward_single_step", T=1)
-    forward_values(birnn_forward_student, test="forward_single_unit", H=1)
+    forward_values(birnn_forward_student, reverse_student, test="forward_single_step", T=1)
+    forward_values(birnn_forward_student, reverse_student, test="forward_single_unit", H=1)
 
 
 def _backward(birnn_forward_student, birnn_backward_student, test, **sizes):
+    """The student's backward run on the cache of the student's forward. The forward is not
+    judged here (its own tests do): a backward right for a correct forward, or the exact
+    derivative of the student's own forward (follow-through), gets its points."""
     _, out, cache, p, args = _forward(birnn_forward_student, test, **sizes)
-    expected_out, cache_ref = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
-    assert_close("out from your birnn_forward", out, expected_out, axes=SEQ_AXES,
-                 hint="The backward is checked through your forward's cache: fix the forward first.")
-    call = _call(birnn_backward_student, p["dout"], cache, names=["dout", "cache"])
+    _, cache_ref = birnn_forward(p["x"], p["pf"], p["pb"], cell="elman", lengths=p["lengths"])
+    call = _call(birnn_backward_student, p["dout"], cache, names=["dout", "cache"],
+                 outputs=("dx", "grads_fwd", "grads_bwd"))
     grads = unpack("birnn_backward(...)", call.value, 3)
     return call, grads, birnn_backward(p["dout"], cache_ref), p, args
+
+
+def _derivative(birnn_forward_student, args, dout, index, key=None):
+    """Given: the gradient of sum(dout * out) through the student's own forward (finite differences)."""
+    return Given.gradient("birnn_forward", birnn_forward_student, list(args), index, key=key,
+                          weight=dout, item=0)
 
 
 def backward_values(birnn_forward_student, birnn_backward_student, test="backward_values", **sizes):
@@ -187,7 +280,8 @@ def backward_values(birnn_forward_student, birnn_backward_student, test="backwar
     _, (dx, grads_fwd, grads_bwd), (dx_ref, ref_fwd, ref_bwd), p, args = _backward(
         birnn_forward_student, birnn_backward_student, test, **sizes)
     variants = backward_variants(*args, p["dout"])
-    assert_close("dx", dx, dx_ref, axes=("batch row", "time step t", "input feature"), variants=variants["dx"])
+    assert_close("dx", dx, dx_ref, axes=("batch row", "time step t", "input feature"), variants=variants["dx"],
+                 given=_derivative(birnn_forward_student, args, p["dout"], 0))
     for direction, got, ref in (("fwd", grads_fwd, ref_fwd), ("bwd", grads_bwd, ref_bwd)):
         label = f"grads_{direction}"
         if not isinstance(got, dict) or set(got) != set(PARAM_NAMES):
@@ -195,13 +289,16 @@ def backward_values(birnn_forward_student, birnn_backward_student, test="backwar
             raise CheckFailed(f"`{label}` should be a dict with keys {list(PARAM_NAMES)} (the params' "
                               f"names), got {keys}.")
         for name in PARAM_NAMES:
-            assert_close(f'{label}["{name}"]', got[name], ref[name], variants=variants[f"{direction}:{name}"])
+            assert_close(f'{label}["{name}"]', got[name], ref[name], variants=variants[f"{direction}:{name}"],
+                         given=_derivative(birnn_forward_student, args, p["dout"],
+                                           1 if direction == "fwd" else 2, key=name))
 
 
 def backward_inputs_unchanged(birnn_forward_student, birnn_backward_student):
-    """birnn_backward leaves dout as it was."""
+    """birnn_backward leaves dout as it was (and the cache); its results share no memory with them."""
     call, *_ = _backward(birnn_forward_student, birnn_backward_student, "backward_inputs_unchanged")
     assert_unchanged(call, "birnn_backward")
+    assert_not_aliased(call, "birnn_backward")
 
 
 def backward_edge_sizes(birnn_forward_student, birnn_backward_student):

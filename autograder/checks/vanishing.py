@@ -12,8 +12,8 @@ from rnn_ref.analysis import (elman_step_jacobians, jacobian_product as ref_prod
 from rnn_ref.elman import elman_forward
 from rnn_ref.layers import clip_global_norm as ref_clip
 
-from .common import (CheckFailed, assert_close, assert_scalar_close, assert_shape, assert_unchanged,
-                     call_student, rng, unpack)
+from .common import (CheckFailed, assert_close, assert_not_aliased, assert_scalar_close, assert_shape,
+                     assert_unchanged, call_student, rng, unpack)
 
 J_AXES = ("batch row", "time step index", "row i (of h_t)", "column j (of h_{t-1})")
 PRODUCT_AXES = ("batch row", "row i (of h_t)", "column j (of h_k)")
@@ -57,7 +57,17 @@ def jacobians_values(step_jacobians, test="jacobians_values", **sizes):
         "the derivative 1 - h_t instead of 1 - h_t**2": lambda: (1 - hs)[..., :, None] * Wh.T,
         "Wh.T diag(1 - h_t**2): the derivative scales the columns instead of the rows":
             lambda: Wh.T * d[..., None, :],
+        "an off-by-one in time: the derivative at the previous state, 1 - h_{t-1}**2 (and 1 at "
+        "t=1), where step t's Jacobian needs 1 - h_t**2 of the state that step produced":
+            lambda: (1 - _previous(hs) ** 2)[..., :, None] * Wh.T,
+        "the derivative 1 - tanh(h_t)**2: hs already holds tanh's outputs, so tanh'(a_t) = 1 - h_t**2 "
+        "(no second tanh)": lambda: (1 - np.tanh(hs) ** 2)[..., :, None] * Wh.T,
     })
+
+
+def _previous(hs):
+    """hs shifted one step later in time, zeros first: h_{t-1} at step t (h_0 taken as 0)."""
+    return np.concatenate([np.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)
 
 
 def jacobians_single_unit(step_jacobians):
@@ -78,18 +88,31 @@ def _product(jacobian_product, test, t=None, k=None, **sizes):
     got = call_student(jacobian_product, J, t, k, names=["J", "t", "k"]).value
     steps = [J[:, s - 1] for s in range(1, T + 1)]  # steps[s - 1] = J_s
 
-    def chain(first, last, reverse=False):
+    def chain(first, last, reverse=False, index=lambda s: s - 1, times=np.matmul):
+        """J[:, index(s)] multiplied for s = first down to last (Python indexing: -1 wraps)."""
         product = np.broadcast_to(np.eye(J.shape[2]), J.shape[:1] + J.shape[2:]).copy()
         order = range(first, last - 1, -1) if not reverse else range(last, first + 1)
         for s in order:
-            product = product @ steps[s - 1]
+            product = times(product, J[:, index(s)])
         return product
 
     assert_close(f"dh_{t}/dh_{k}", got, ref_product(J, t, k), axes=PRODUCT_AXES, variants={
         "the product in the opposite order, J_{k+1} ... J_t (the chain rule puts J_t on the left)":
             lambda: chain(t, k + 1, reverse=True),
-        "a product with one factor too many, J_t ... J_k": lambda: chain(t, k) if k >= 1 else None,
+        "a product with one factor too many, J_t ... J_k (the loop should stop before s = k: "
+        "range(t, k, -1))" + (" here with J[:, -1], the last step's Jacobian, for s = 0" if k == 0 else ""):
+            lambda: chain(t, k),
         "a product with one factor too few, J_{t-1} ... J_{k+1}": lambda: chain(t - 1, k + 1),
+        "a product with one factor too few at the other end, J_t ... J_{k+2} (the loop stops at "
+        "s = k+2: range(t, k + 1, -1))": lambda: chain(t, k + 2) if t > k else None,
+        "each factor taken one step late, J[:, s] (that is J_{s+1}) where J_s is J[:, s-1]":
+            lambda: chain(t, k + 1, index=lambda s: s) if t < T else None,
+        "an elementwise product (*) of the Jacobians instead of the matrix product (@)":
+            lambda: chain(t, k + 1, times=np.multiply) if t > k else None,
+        "J_t where t == k: with no factor at all the product is the identity matrix":
+            lambda: J[:, t - 1] if t == k and t >= 1 else None,
+        "a zero matrix: the product must start from the identity matrix (np.eye), not np.zeros, "
+        "and with no factor at all (t == k) it is the identity": lambda: 0 * J[:, 0],
     }, hint=f"(t = {t}, k = {k}, T = {T}; J[:, s-1] is J_s = dh_s/dh_(s-1))")
 
 
@@ -125,7 +148,27 @@ def norms_values(norms_by_distance, test="norms_values", **sizes):
             lambda: np.stack([np.linalg.norm(ref_product(J, d, 0), ord=2, axis=(1, 2))
                               for d in range(T + 1)], axis=1),
         "the norms for d = 1 ... T without the identity at d = 0": lambda: ref_norms(J)[:, 1:],
+        "the norms of J_1 J_2 ... J_d (the products from the first step, in the opposite order) "
+        "instead of dh_T/dh_(T-d) = J_T ... J_(T-d+1)":
+            lambda: _cumulative_norms(J, range(T), left=False),
+        "the products in the opposite order, J_(T-d+1) ... J_T (the chain rule puts J_T on the left: "
+        "product = product @ J[:, T - d])": lambda: _cumulative_norms(J, range(T - 1, -1, -1), left=True),
+        "an off-by-one in the step index: the factor J[:, T - d - 1] where dh_T/dh_(T-d) needs "
+        "J[:, T - d] (J[:, -1] wraps around at d = T)":
+            lambda: _cumulative_norms(J, [T - d - 1 for d in range(1, T + 1)], left=False),
     })
+
+
+def _cumulative_norms(J, indices, left):
+    """Spectral norms of the identity, then of the product grown by J[:, i] for i in ``indices``
+    (multiplied on the left when ``left``, else on the right): (N, len(indices) + 1)."""
+    N, _, H, _ = J.shape
+    product = np.broadcast_to(np.eye(H), (N, H, H)).copy()
+    norms = [np.linalg.norm(product, ord=2, axis=(1, 2))]
+    for i in indices:
+        product = J[:, i] @ product if left else product @ J[:, i]
+        norms.append(np.linalg.norm(product, ord=2, axis=(1, 2)))
+    return np.stack(norms, axis=1)
 
 
 def norms_single_step(norms_by_distance):
@@ -142,7 +185,8 @@ def _grads(r, count=None):
 
 
 def _clip(clip_global_norm, grads, max_norm):
-    call = call_student(clip_global_norm, grads, max_norm, names=["grads", "max_norm"])
+    call = call_student(clip_global_norm, grads, max_norm, names=["grads", "max_norm"],
+                        outputs=("clipped", "total_norm"))
     clipped, total = unpack("clip_global_norm", call.value, 2)
     if not isinstance(clipped, dict) or set(clipped) != set(grads):
         raise CheckFailed(f"clip_global_norm should return a dict with the keys {sorted(grads)} "
@@ -152,17 +196,24 @@ def _clip(clip_global_norm, grads, max_norm):
 
 def _compare_clipped(clipped, total, grads, max_norm):
     expected, ref_total = ref_clip(grads, max_norm)
+    norms = [float(np.linalg.norm(g)) for g in grads.values()]
     assert_scalar_close("total_norm", total, ref_total, tol=1e-9 * max(1.0, ref_total),
-                        hint="The global norm is sqrt of the sum of squares of every entry of every gradient.")
+                        hint="The global norm is sqrt of the sum of squares of every entry of every gradient.",
+                        variants={"the sum of squares without the square root": ref_total ** 2,
+                                  "the sum of the gradients' own norms instead of the square root of "
+                                  "the sum of their squares": sum(norms),
+                                  "the largest of the gradients' own norms": max(norms)})
     for name in grads:
         g = grads[name]
         assert_close(f"clipped['{name}']", clipped[name], expected[name], rtol=1e-5, variants={
             "each gradient clipped to max_norm on its own (its own norm), not by the global norm":
-                lambda g=g: g * min(1.0, max_norm / np.linalg.norm(g)),
+                lambda g=g: g * min(1.0, max_norm / np.linalg.norm(g)) if np.any(g) else None,
             "clipping by value (np.clip at +-max_norm) instead of by norm":
                 lambda g=g: np.clip(g, -max_norm, max_norm),
             "every gradient scaled to norm max_norm, even when the global norm is below it":
-                lambda g=g: g * max_norm / ref_total,
+                lambda g=g: g * max_norm / ref_total if ref_total > 0 else None,
+            "the gradients unchanged: not clipped although the global norm is above max_norm "
+            "(scale = min(1, max_norm / total_norm), not max)": lambda g=g: g if ref_total > max_norm else None,
         })
 
 
@@ -176,12 +227,17 @@ def clip_above(clip_global_norm):
 
 
 def clip_below(clip_global_norm):
-    """Global norm below max_norm: the gradients come back unchanged."""
+    """Global norm below max_norm: the same values come back, in a new dict of new arrays (not
+    the caller's own); all-zero gradients (global norm 0) come back as zeros."""
     r = rng("clip_below")
     grads = _grads(r)
     max_norm = float(r.uniform(1.5, 3.0)) * ref_clip(grads, 1.0)[1]
-    _, clipped, total = _clip(clip_global_norm, grads, max_norm)
+    call, clipped, total = _clip(clip_global_norm, grads, max_norm)
     _compare_clipped(clipped, total, grads, max_norm)
+    assert_not_aliased(call, "clip_global_norm", outputs=("clipped",))
+    zeros = {name: 0 * g for name, g in grads.items()}
+    _, clipped, total = _clip(clip_global_norm, zeros, max_norm)
+    _compare_clipped(clipped, total, zeros, max_norm)
 
 
 def clip_inputs_unchanged(clip_global_norm):

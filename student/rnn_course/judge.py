@@ -80,8 +80,16 @@ def run_seed():
 
 
 def rng(test_name):
-    """A numpy Generator for one test, seeded by (run seed, test name): order-independent."""
+    """A numpy Generator for one test, seeded by (run seed, test name): order-independent.
+
+    A test starts by drawing its inputs: this also starts a new test for :func:`assert_close`'s
+    follow-through note (said once per test and earlier function).
+    """
+    _credited.clear()
     return _default_rng([run_seed(), zlib.crc32(test_name.encode())])
+
+
+_credited = set()  # earlier functions already credited with a note in this test
 
 
 def announce_seed():
@@ -230,9 +238,9 @@ def _parts(value, label, depth=0):
 
 
 def _watched(obj):
-    """Whether aliasing of ``obj`` matters: arrays and containers (numbers, strings, functions,
-    None are immutable or not data the caller owns)."""
-    return isinstance(obj, (_ndarray, list, dict)) or (isinstance(obj, tuple) and len(obj) > 0)
+    """Whether aliasing of ``obj`` matters: arrays, lists and dicts (what can be written into;
+    numbers, strings, tuples, functions and None cannot)."""
+    return isinstance(obj, (_ndarray, list, dict))
 
 
 def _overlap(a, b):
@@ -343,6 +351,11 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
         except ValueError as exc:
             hint = shape_hint if _SHAPE_ERROR.search(str(exc)) else ""
             raise CheckFailed(f"`{fn_name}` raised ValueError: {exc}. {hint}".rstrip()) from exc
+        except ZeroDivisionError as exc:
+            raise CheckFailed(
+                f"`{fn_name}` divided by zero ({exc}). This test has an input where a denominator "
+                f"is 0 (e.g. gradients that are all zero, a norm of 0): guard the division, e.g. "
+                f"add a small epsilon or handle that case first.") from exc
         finally:
             if own_implementation:
                 sys.setprofile(None)
@@ -452,8 +465,143 @@ def assert_shape(name, got, shape, *, axes=None, hint=""):
     return got
 
 
+class Given:
+    """What a later answer should be *given* the student's own earlier answer (follow-through).
+
+    An exercise built on an earlier one (a sequence forward on the student's step, a backward on
+    the student's forward) is graded on its own: when its answer is not the reference one but is
+    right for the student's own earlier function, :func:`assert_close` credits it and says so
+    ("Right given your `fn_name`: ..."). The value is computed lazily, only for an answer that is
+    not the reference one, by calling the student's functions (nothing here computes an answer
+    of an exercise on its own). Kinds:
+
+    - :meth:`call`: ``fn(*args)`` (or one item of it); an argument may itself be a Given;
+    - :meth:`recurrence`: ``fn(xs[:, t], got[:, t-1], *params)`` for every t (``h0`` at t = 0),
+      stacked on axis 1: the answer is right given the step ``fn`` when every state it returned
+      is ``fn`` applied to the state it returned before;
+    - :meth:`gradient`: the gradient of ``sum(weight * fn(*args)[item])`` with respect to
+      ``args[index]`` (or ``args[index][key]``), compared by centred finite differences along a
+      few random directions (:meth:`directional`): a backward right given its forward.
+    """
+
+    def __init__(self, kind, fn_name, fn, args=(), item=None, **extra):
+        self.kind, self.fn_name, self.fn, self.args, self.item = kind, fn_name, fn, list(args), item
+        self.extra = extra
+
+    @classmethod
+    def call(cls, fn_name, fn, *args, item=None):
+        return cls("call", fn_name, fn, args, item)
+
+    @classmethod
+    def recurrence(cls, fn_name, step, xs, h0, *params, item=0):
+        return cls("recurrence", fn_name, step, (xs, h0) + tuple(params), item)
+
+    @classmethod
+    def gradient(cls, fn_name, fn, args, index, key=None, weight=None, item=0, eps=1e-6):
+        return cls("gradient", fn_name, fn, args, item, index=index, key=key, weight=weight, eps=eps)
+
+    @property
+    def tolerance(self):
+        """(atol, rtol) of a comparison with this value (finite differences are approximate)."""
+        return (1e-6, 1e-4) if self.kind == "gradient" else (1e-7, 1e-6)
+
+    def _apply(self, args):
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), \
+                contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            out = self.fn(*copy.deepcopy(args))
+        return out[self.item] if self.item is not None else out
+
+    def value(self, got=None):
+        args = [a.value() if isinstance(a, Given) else a for a in self.args]
+        if self.kind == "call":
+            return self._apply(args)
+        if self.kind == "recurrence":
+            xs, h0, params = _asarray(args[0]), args[1], args[2:]
+            got = _asarray(got, dtype=_float64)
+            steps = [as_array("a state", self._apply([xs[:, t], h0 if t == 0 else got[:, t - 1], *params]))
+                     for t in range(xs.shape[1])]
+            return _array(steps).swapaxes(0, 1)
+        raise ValueError(f"kind {self.kind!r} is compared along directions: see directional()")
+
+    def directional(self, directions):
+        """For kind "gradient": the centred finite differences of sum(weight * fn(*args)[item])
+        along each direction (arrays shaped like the argument), i.e. <gradient, direction>: a few
+        random directions test a gradient as surely as every entry, at a few calls' cost."""
+        index, key, eps = self.extra["index"], self.extra["key"], self.extra["eps"]
+        weight = _asarray(self.extra["weight"], dtype=_float64)
+        args = copy.deepcopy([a.value() if isinstance(a, Given) else a for a in self.args])
+        holder, slot = (args, index) if key is None else (args[index], key)
+        base = _array(holder[slot], dtype=_float64)
+        out = []
+        for v in directions:
+            values = []
+            for sign in (1.0, -1.0):
+                holder[slot] = base + sign * eps * v
+                values.append(float((weight * as_array("an output", self._apply(args))).sum()))
+            out.append((values[0] - values[1]) / (2 * eps))
+        return out
+
+        raise ValueError(f"unknown kind of Given: {self.kind!r}")
+
+
+def _names(fn_name):
+    """'`a`' or '`a`, `b` and `c`' for one name or several."""
+    names = [fn_name] if isinstance(fn_name, str) else list(fn_name)
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _follow_through(got, expected, given, atol, rtol):
+    """(credited, note): whether ``got`` is right given the student's earlier answer ``given``,
+    and a sentence for the failure message when the earlier answer is wrong but ``got`` is wrong
+    for it too."""
+    atol, rtol = max(atol, given.tolerance[0]), max(rtol, given.tolerance[1])
+    if given.kind == "gradient":
+        return _follow_through_gradient(got, expected, given)
+    try:
+        # what the earlier function gives where this answer would be right: is it right itself?
+        on_expected = _asarray(given.value(expected), dtype=_float64)
+        value = (_asarray(given.value(got), dtype=_float64) if given.kind == "recurrence"
+                 else on_expected)
+    except Exception:  # the earlier function fails or returns something else: no credit
+        return False, ""
+    if value.shape != got.shape or not value.size or not (
+            bool(_all(_isfinite(value))) and bool(_all(_isfinite(on_expected)))):
+        return False, ""  # nothing (an empty result) shows that this exercise is right
+    if _close(on_expected, expected, atol, rtol):
+        return False, ""  # the earlier answer is right here: nothing to follow through
+    if _close(got, value, atol, rtol):
+        return True, ""
+    return False, (f" It is not right given your {_names(given.fn_name)} either (which is "
+                   f"itself wrong here), so there is a mistake in this exercise too.")
+
+
+def _follow_through_gradient(got, expected, given, count=3):
+    """:func:`_follow_through` for a gradient: compared with the earlier function's finite
+    differences along ``count`` fixed random directions."""
+    if got.shape != expected.shape:
+        return False, ""
+    directions = _default_rng(0).standard_normal((count,) + expected.shape)
+    try:
+        numeric = given.directional(list(directions))
+    except Exception:  # the earlier function fails: no credit
+        return False, ""
+
+    def fits(g):
+        return all(abs(float((g * v).sum()) - d) <= 1e-6 + 1e-5 * (abs(d) + float(_abs(g * v).sum()))
+                   for v, d in zip(directions, numeric))
+
+    if not all(map(_isfinite, numeric)) or fits(expected):
+        return False, ""
+    if fits(got):
+        return True, ""
+    return False, (f" It is not right given your {_names(given.fn_name)} either (which is "
+                   f"itself wrong here), so there is a mistake in this exercise too.")
+
+
 def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
-                 atol=1e-7, rtol=1e-6, hint=""):
+                 atol=1e-7, rtol=1e-6, hint="", given=None):
     """Fail with a teaching message unless ``got`` matches ``expected`` elementwise.
 
     name: what the value is, for messages ("hs", "dWx").
@@ -461,31 +609,47 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
       error is. With an axis named "time step ..." the message also gives the first wrong step.
     blocks: names of equal blocks of the last axis, e.g. ("i", "f", "g", "o") for LSTM gates.
     variants: {description: array or zero-argument callable} of usual mistakes, each the answer
-      rnn_ref gives when run the wrong way; when ``got`` matches one, the message names it.
+      rnn_ref gives when run the wrong way; when ``got`` matches one, the message names it;
+      when several match equally (e.g. with H = 1), it names them all and none as certain.
     hint: one more sentence appended to a failure message.
+    given: a :class:`Given`, for an exercise built on the student's earlier function: an answer
+      that is right for that (wrong) earlier function passes, with a note saying so.
     """
     expected = _asarray(expected, dtype=_float64)
-    got = assert_shape(name, got, expected.shape, axes=axes, hint=hint)
-    if not bool(_all(_isfinite(got))):
-        bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
-        raise CheckFailed(f"`{name}` contains NaN or infinity (first at "
-                          f"{_label(bad, axes, blocks, got.shape[-1] if got.ndim else 0)}).")
-    if _close(got, expected, atol, rtol):
+    # the shape is judged below: a mistake of another shape (one step too few) is named, and
+    # a shape that follows from a wrong earlier answer is followed through
+    got = as_array(name, got)
+    finite = bool(_all(_isfinite(got)))
+    if finite and _close(got, expected, atol, rtol):
         return
-    matched = []
-    for description, value in (variants or {}).items():
+    note = ""
+    if given is not None and finite:
+        credited, note = _follow_through(got, expected, given, atol, rtol)
+        if credited:
+            names = _names(given.fn_name)
+            if names in _credited:
+                return
+            _credited.add(names)
+            print(f"Right given your {names}: `{name}` is not the reference answer, but it is "
+                  f"exactly what your own {names} lead{'s' if ' and ' not in names else ''} to, "
+                  f"and that earlier answer is wrong here (its own tests take its points). Each "
+                  f"exercise is graded on its own, so this counts as right.")
+            return
+    if got.shape != expected.shape:
+        wrong_shape = _matching(got, variants, atol, rtol) if finite else []
         try:
-            value = value() if callable(value) else value
-            value = _asarray(value, dtype=_float64)
-        except Exception:  # a variant that cannot be formed for these shapes does not apply
-            continue
-        if _close(got, value, atol, rtol):
-            matched.append(description)
+            assert_shape(name, got, expected.shape, axes=axes, hint=hint)
+        except CheckFailed as failure:
+            raise CheckFailed(_naming(name, wrong_shape) + str(failure)) from None
+    matched = _matching(got, variants, atol, rtol)
+    if not finite:
+        bad = _unravel_index(int(_argmax(~_isfinite(got))), got.shape)
+        raise CheckFailed(_naming(name, matched) + f"`{name}` contains NaN or infinity (first at "
+                          f"{_label(bad, axes, blocks, got.shape[-1] if got.ndim else 0)})."
+                          + (" " + hint if hint else ""))
     err = _abs(got - expected)
     where = _unravel_index(int(_argmax(err)), err.shape)
-    msg = ""
-    if matched:
-        msg = f"Your `{name}` matches {matched[0]}. "
+    msg = _naming(name, matched)
     msg += (f"`{name}` is wrong: largest error {float(err[where]):.3g} at "
             f"{_label(where, axes, blocks, got.shape[-1] if got.ndim else 0)} "
             f"(got {float(got[where]):.6g}, expected {float(expected[where]):.6g}).")
@@ -496,18 +660,105 @@ def assert_close(name, got, expected, *, axes=None, blocks=None, variants=None,
             first = int(_argmax(wrong))
             msg += f" The first wrong time step is t={first}" + (
                 " (all earlier steps are right)." if first else ".")
-    raise CheckFailed(msg + (" " + hint if hint else ""))
+    raise CheckFailed(msg + note + (" " + hint if hint else ""))
 
 
-def assert_scalar_close(name, got, expected, *, tol, hint=""):
-    """Fail unless the number ``got`` is within ``tol`` of ``expected`` (e.g. short numeric answers)."""
+def _matching(got, variants, atol, rtol):
+    """Descriptions of the variants (usual mistakes) that ``got`` matches: close where finite, NaN
+    or infinite at the same entries (a mistake that overflows is matched by where it does)."""
+    matched = []
+    for description, value in (variants or {}).items():
+        try:
+            value = value() if callable(value) else value
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a variant may overflow: that is its point
+                value = _asarray(value, dtype=_float64)
+        except Exception:  # a variant that cannot be formed for these shapes does not apply
+            continue
+        if value.shape != got.shape:
+            continue
+        ok = _isfinite(got)
+        if not _array_equal(ok, _isfinite(value)) or not _array_equal(got[~ok], value[~ok], equal_nan=True):
+            continue
+        if _close(got[ok], value[ok], atol, rtol):
+            matched.append(description)
+    return matched
+
+
+def _naming(name, matched):
+    """The opening sentence naming the usual mistake(s) an answer matches ('' for none).
+
+    Several mistakes can give the same numbers for some inputs (with H = 1 a transposed Wh is
+    Wh): then all are named, none as certain.
+    """
+    if not matched:
+        return ""
+    if len(matched) == 1:
+        return f"Your `{name}` matches {matched[0]}. "
+    listed = "; ".join(f"({i + 1}) {m}" for i, m in enumerate(matched))
+    return (f"Your `{name}` matches {len(matched)} usual mistakes equally, which give the same "
+            f"numbers for these inputs, so this test cannot tell which one you made: {listed}. ")
+
+
+def mixed_scales(a, scales=(1e3, 1e-3)):
+    """``a`` with its rows (axis 0) multiplied by ``scales`` in turn; returns (array, row scales).
+
+    Inputs of very different scales in one batch: a computation that is stable for one scale
+    only (a softmax shifted by the maximum of the whole array, not of each row; an epsilon added
+    where it swamps small values) breaks on them, while it passes on inputs of one scale.
+    """
+    a = _asarray(a, dtype=_float64)
+    row = _array([scales[i % len(scales)] for i in range(a.shape[0])], dtype=_float64)
+    return a * row.reshape((-1,) + (1,) * (a.ndim - 1)), row
+
+
+def assert_stable(name, got, expected, *, row_scales, axes=None, blocks=None, variants=None,
+                  atol=1e-7, rtol=1e-6, hint=""):
+    """:func:`assert_close` on an answer to inputs whose rows have very different scales
+    (:func:`mixed_scales`); a failure also says at which scales the rows are right and wrong.
+
+    row_scales: the scale of each row (axis 0) of the input, e.g. (1e3, 1e-3, 1e3, ...).
+    hint: why such an answer fails at one scale only (the usual cause for this exercise).
+    """
+    try:
+        assert_close(name, got, expected, axes=axes, blocks=blocks, variants=variants,
+                     atol=atol, rtol=rtol, hint=hint)
+    except CheckFailed as failure:
+        got = _asarray(got, dtype=_float64)
+        expected = _asarray(expected, dtype=_float64)
+        if got.shape != expected.shape or not got.ndim:
+            raise
+        flat = (got - expected).reshape(got.shape[0], -1)
+        bound = (atol + rtol * _abs(expected)).reshape(got.shape[0], -1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wrong = ~_all(_isfinite(flat) & (_abs(flat) <= bound), axis=1)
+        scales = _asarray(row_scales, dtype=_float64)
+        bad = sorted({float(x) for x in scales[wrong]})
+        good = sorted({float(x) for x in scales[~wrong]} - set(bad))
+        if not (bad and good):
+            raise
+        scale_text = lambda values: " and ".join(f"{v:g}" for v in values)  # noqa: E731
+        raise CheckFailed(
+            f"Your `{name}` is right on the rows of inputs scaled by {scale_text(good)} but wrong "
+            f"on the rows scaled by {scale_text(bad)} (this test mixes rows of very different "
+            f"scales in one batch): the computation is not numerically stable for every row on "
+            f"its own. " + str(failure)) from None
+
+
+def assert_scalar_close(name, got, expected, *, tol, hint="", variants=None):
+    """Fail unless the number ``got`` is within ``tol`` of ``expected`` (e.g. short numeric answers).
+
+    variants: {description: number} of usual mistakes, named when ``got`` is within ``tol`` of one.
+    """
     try:
         value = float(got)
     except (TypeError, ValueError):
         raise CheckFailed(f"`{name}` should be a number, got {got!r:.60}.") from None
     if not abs(value - expected) <= tol:  # also fails for NaN
-        raise CheckFailed(f"`{name}` = {value:.6g} is not right (allowed error {tol:.3g})."
-                          + (" " + hint if hint else ""))
+        matched = [d for d, v in (variants or {}).items() if abs(value - float(v)) <= tol]
+        raise CheckFailed(_naming(name, matched) + f"`{name}` = {value:.6g} is not right (allowed "
+                          f"error {tol:.3g})." + (" " + hint if hint else ""))
 
 
 def assert_length(name, got, length, *, longer="", shorter=""):

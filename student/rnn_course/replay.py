@@ -8,7 +8,9 @@ test did, as a list of steps:
   stored inputs, through :func:`rnn_course.judge.call_student`;
 - ``unpack`` / ``as_array`` / ``assert_shape``: read what came back;
 - ``assert_close`` / ``assert_scalar_close``: compare it with the stored expected value, with
-  the stored answers of the catalogued mistakes (so the message still names the mistake);
+  the stored answers of the catalogued mistakes (so the message still names the mistake) and,
+  for an exercise built on an earlier one, how to compute what it should be given the student's
+  own earlier function (``{"given": ...}``, see :class:`rnn_course.judge.Given`);
 - ``assert_stable``: ``assert_close`` on inputs mixing rows of very different scales;
 - ``assert_unchanged``: the call left its inputs untouched; ``assert_not_aliased``: its result
   shares no memory with its inputs;
@@ -24,7 +26,9 @@ for ``unroll``) is stored as the table of its calls (``{"table": ...}``) or name
 (``manifest``) and the arrays it names.
 """
 
+import contextlib
 import importlib.resources
+import io
 import json
 
 import numpy as np
@@ -125,6 +129,11 @@ class _Case:
 
             found = getattr(callbacks, spec["callback"])
             return found(**self.decode(spec["params"])) if "params" in spec else found
+        if "given" in spec:  # follow-through: evaluated by judge only for a non-reference answer
+            g = spec["given"]
+            return judge.Given(g["kind"], g["fn_name"], self.decode(g["fn"]),
+                               [self.decode(a) for a in g["args"]], g["item"],
+                               **{k: self.decode(v) for k, v in g["extra"].items()})
         if "table" in spec:
             return _Table(spec["table"], self.decode)
         raise RuntimeError(f"rnn_course data: cannot read {spec!r}")
@@ -158,12 +167,17 @@ class _Case:
             elif op in ("assert_close", "assert_stable"):
                 variants = {d: self.decode(v) for d, v in a.get("variants", [])}
                 extra = {"row_scales": a["row_scales"]} if op == "assert_stable" else {}
+                if "given" in a:  # follow-through; not for a notebook whose cell passes fewer functions
+                    try:
+                        extra["given"] = get("given")
+                    except IndexError:
+                        pass
                 getattr(judge, op)(a["name"], get("got"), get("expected"), axes=a.get("axes"),
                                    blocks=a.get("blocks"), variants=variants, atol=a["atol"],
                                    rtol=a["rtol"], hint=a.get("hint", ""), **extra)
             elif op == "assert_scalar_close":
                 judge.assert_scalar_close(a["name"], get("got"), a["expected"], tol=a["tol"],
-                                          hint=a.get("hint", ""))
+                                          hint=a.get("hint", ""), variants=dict(a.get("variants", [])))
             elif op == "assert_unchanged":
                 judge.assert_unchanged(self.calls[a["call"]], a["fn_name"])
             elif op == "assert_not_aliased":
@@ -205,8 +219,15 @@ class Topic:
         cases = manifest["tests"][test]
 
         def check(*functions):
-            for case in cases:
-                _Case(case, arrays, functions).run()
+            # the cases print the same notes (a warning, a follow-through credit): once each
+            printed = io.StringIO()
+            judge._credited.clear()  # a new test: its follow-through note is said again
+            try:
+                with contextlib.redirect_stdout(printed):
+                    for case in cases:
+                        _Case(case, arrays, functions).run()
+            finally:
+                print("".join(dict.fromkeys(printed.getvalue().splitlines(keepends=True))), end="")
 
         check.__name__ = check.__qualname__ = test
         check.__doc__ = cases[0].get("doc") if cases else None
