@@ -306,7 +306,8 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
     """
     if _call_elsewhere is not None:  # the grader: the student's function lives in another process
         call = _call_elsewhere(fn, args, dict(names=names, own_implementation=own_implementation, fn_name=fn_name,
-                                              shape_hint=shape_hint, asks_for=asks_for))
+                                              shape_hint=shape_hint, asks_for=asks_for,
+                                              outputs=list(outputs) if outputs else None))
         if call is not None:
             return call
     fn_name = fn_name or getattr(fn, "__name__", "your function")
