@@ -116,6 +116,9 @@ def _kill_kernels():
     """Kill the kernels this process started (and their sandboxes): the notebook stops at once."""
     import psutil
 
+    from . import zygote
+
+    zygote.kill_kernels()
     for child in psutil.Process().children(recursive=True):
         try:
             if any(mark in " ".join(child.cmdline()) for mark in KERNEL_MARKS):
