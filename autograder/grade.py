@@ -486,7 +486,9 @@ def _feedback(api, assignment, result, feedback_dir, write_page=True):
     feedback_dir.mkdir(parents=True, exist_ok=True)
     target = feedback_dir / f"{result.student}.html"
     if not result.reason and write_page:
-        outcome = api.generate_feedback(assignment, result.student, force=True)
+        from .feedback import generate
+
+        outcome = generate(api, assignment, result.student)  # nbgrader's generate_feedback, exporter kept
         made = (Path(api.coursedir.root) / "feedback" / result.student / assignment
                 / f"{assignment}.html")
         if outcome["success"] and made.is_file() and made.stat().st_size <= MAX_FEEDBACK_BYTES:

@@ -42,6 +42,7 @@ import time
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from traitlets import DottedObjectName, Type
 
 from . import cgroups, containment
@@ -110,6 +111,12 @@ class Zygote:
 
 _zygotes = {}  # options (JSON) -> Zygote, of this process
 _lock = threading.Lock()
+_forked = [0]
+
+
+def forked_kernels():
+    """How many kernels this process has had forked by its zygotes (all runs)."""
+    return _forked[0]
 
 
 def zygote_for(options):
@@ -276,14 +283,24 @@ class ForkedKernelManager(AsyncKernelManager):
                             cgroup=env.get(containment.CGROUP_VARIABLE) or "",
                             env={k: v for k, v in env.items() if k.startswith(containment.PASSED_ENV)
                                  and k not in (containment.UID_VARIABLE, containment.CGROUP_VARIABLE)})
+        _forked[0] += 1
         provisioner = self.provisioner
         provisioner.process = _ForkedProcess(zygote, answer["pid"])
         provisioner.pid, provisioner.pgid = answer["pid"], None
         self._reconcile_connection_info(provisioner.connection_info)
 
     async def _async_shutdown_kernel(self, now=False, restart=False):
-        # the kernel's state is thrown away: no polite shutdown request, no waiting for one
-        return await super()._async_shutdown_kernel(now=True, restart=restart)
+        """Kill the kernel at once: its state is thrown away. No shutdown request and no interrupt
+        message (jupyter_client sends one first; unsent to a dead kernel, it holds the socket
+        context's 0.1 s linger)."""
+        if not self.owns_kernel:
+            return
+        self.shutting_down = True
+        self.stop_restarter()
+        await self._async_kill_kernel(restart=restart)
+        await self._async_cleanup_resources(restart=restart)
+
+    shutdown_kernel = run_sync(_async_shutdown_kernel)
 
 
 # --- the zygote's side ---------------------------------------------------------------------------
