@@ -67,6 +67,9 @@ class _Arrays:
     def keys(self):
         return [n for n in self._npz.files if n != "manifest"]
 
+    def __deepcopy__(self, memo):
+        return self  # read only through _Case.decode, which copies every array it hands out
+
 
 class _Table:
     """A function given to the student, as the stored table of (arguments -> result) of its calls."""
