@@ -270,13 +270,15 @@ class ForkedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         options = _launcher_options(kernel_cmd)
-        if not usable(options["sandbox"] == "on"):
+        workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
+        if not usable(options["sandbox"] == "on") or not workdir.startswith(options["scratch"] + os.sep):
+            # the zygote sees the run's scratch folder only: a working directory elsewhere (never
+            # the grader's, see autograder.execution) gets a kernel started by the launcher
             return await super()._async_launch_kernel(kernel_cmd, **kw)
         env = dict(kw.get("env") or os.environ)
         uid = (int(env.get(containment.UID_VARIABLE) or containment.kernel_uid(os.getpid())),) * 2
         private, connection_file = containment._private_connection_file(
             self.connection_file, options["scratch"], uid)
-        workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
         zygote = zygote_for(options)
         answer = zygote.ask(op="start", connection_file=connection_file, private=private,
                             workdir=workdir, uid=list(uid),
