@@ -54,38 +54,17 @@ def _tools_on_path():
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
-def _alembic_head():
-    """The head revision of nbgrader's gradebook schema, read from nbgrader's own migration scripts.
-
-    nbgrader's ``get_alembic_version`` starts an ``alembic`` process for this string whenever it
-    creates a gradebook (1.5 s on a quiet machine, far more on a busy one); the same scripts read
-    in this process give the same revision.
-    """
-    import nbgrader
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(os.path.join(os.path.dirname(nbgrader.__file__), "alembic")).get_current_head()
-
-
-def _read_schema_head_in_process():
-    import functools
-
-    import nbgrader.api
-
-    if not getattr(nbgrader.api.get_alembic_version, "in_process", False):
-        head = functools.lru_cache(maxsize=None)(_alembic_head)
-        head.in_process = True
-        nbgrader.api.get_alembic_version = head
-
-
 def make_course_dir(course_dir, assignment):
     """Create an nbgrader course directory holding ``assignment``'s source and the course config.
 
     Returns an NbGraderAPI for it (the gradebook is SQLite, ``gradebook.db`` inside).
     """
     _tools_on_path()
-    _read_schema_head_in_process()
     from nbgrader.apps import NbGraderAPI
+
+    from .speedups import install
+
+    install()
     from nbgrader.coursedir import CourseDirectory
 
     course_dir = Path(course_dir)

@@ -131,6 +131,23 @@ def zygote_for(options):
         return zygote
 
 
+def prestart():
+    """Start this process's zygote for the run's grading kernel now (a no-op where kernels are
+    not forked): a worker does it while the course directory is being made."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(containment.KERNEL_NAME).argv
+        options = _launcher_options(argv)
+    except (NoSuchKernel, ValueError, SystemExit):
+        return
+    if usable(options["sandbox"] == "on"):
+        try:
+            zygote_for(options)
+        except (RuntimeError, OSError):
+            pass  # the first kernel start tries again, and reports it
+
+
 def close_all():
     """End this process's zygotes (and with them every kernel they forked)."""
     with _lock:

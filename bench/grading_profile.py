@@ -3,13 +3,16 @@
 Grades a small class in this process (``--jobs 1``) with timers wrapped around the libraries'
 own entry points, and prints the time per submission of each part:
 
-- kernel start: nbclient starting the kernel and waiting until it answers (the launcher, its
-  resource limits and sandbox, the Python interpreter and ipykernel's imports);
+- kernel start: nbclient starting the kernel and waiting until it answers (as root with
+  bubblewrap: the zygote forking it into its sandbox, autograder.zygote, and the zygote's own
+  start once per run; else the launcher, its resource limits and sandbox, the Python
+  interpreter and ipykernel's imports);
 - the notebook's cells, by kind: the set-up cell (imports of numpy and the checks), the
   student's answer cells, the test cells (the checks' own work); then the kernel's shutdown;
 - nbgrader's autograde around them: its SQL statements (gradebook), and the rest (reading,
   checking and writing notebooks, copying files, its preprocessors);
-- feedback: nbgrader's generate_feedback (its SQL, and rendering the HTML page);
+- feedback: nbgrader's generate_feedback, run by autograder.feedback with one exporter per run
+  (its SQL, and rendering the HTML page);
 - the grader's own work: what is left of the run (tamper scan, notes, journal, CSV).
 
 Set-up once per run (course directory and gradebook, the sandbox probe) and the command's own
@@ -94,12 +97,13 @@ def install(profile):
     import sqlalchemy
     from nbgrader.apps import NbGraderAPI
 
-    from autograder import containment, grade
+    from autograder import containment, feedback, grade
 
     missing = []
     for owner, attribute, name in [
         (NbGraderAPI, "autograde", "autograde"),
         (NbGraderAPI, "generate_feedback", "feedback"),
+        (feedback, "generate", "feedback"),
         # nbclient's sync methods wrap the coroutine functions themselves (run_sync at class
         # creation), so each is timed under both names; a call goes through one of them only
         (nbclient.NotebookClient, "start_new_kernel", "kernel start"),
@@ -128,7 +132,7 @@ def install(profile):
 
 
 ROWS = [  # (label, paths whose exclusive time it sums, per submission or once per run)
-    ("kernel start (launcher, limits, sandbox, Python, ipykernel)", [("autograde", "kernel start")], True),
+    ("kernel start (forked from the zygote, or the launcher)", [("autograde", "kernel start")], True),
     ("cells: set-up (import numpy and the checks)", [("autograde", "cells: set-up (imports)")], True),
     ("cells: student answers", [("autograde", "cells: student answers")], True),
     ("cells: tests (the checks' own work)", [("autograde", "cells: tests (the checks)")], True),
