@@ -73,9 +73,14 @@ class Zygote:
         env.update(containment.KERNEL_ENV, HOME="/tmp")
         argv = [containment.PYTHON, "-I", "-m", "autograder.zygote", json.dumps(options)]
         argv = zygote_sandbox_argv(argv, options)
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=_log(), env=env, close_fds=True,
-                                        preexec_fn=_die_with_parent)
+        log = _log()
+        try:
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=log, env=env, close_fds=True,
+                                            preexec_fn=_die_with_parent)
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
         ready = self.process.stdout.readline()
         if not ready:
             raise RuntimeError("the kernel zygote did not start (bubblewrap or an import failed)")
@@ -477,11 +482,20 @@ PREIMPORTED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell"
                "pdb", "pydoc", "faulthandler", "numpy", "autograder.kernel")
 
 
+def _note(text):
+    """A line on the zygote's stderr ($AUTOGRADER_ZYGOTE_LOG, else nowhere)."""
+    try:
+        os.write(2, f"{text}\n".encode())
+    except OSError:
+        pass
+
+
 def serve(options):
     """The zygote's loop: import once, then fork a kernel per request (JSON lines on stdin/stdout)."""
     import importlib
 
     _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _note(f"zygote {os.getpid()} started")
     for name in [*PREIMPORTED, *[n for n in options["trusted"].split(",") if n]]:
         try:
             importlib.import_module(name)
@@ -521,6 +535,7 @@ def serve(options):
                 _child(request, options)
             children[pid] = None
             answer(pid=pid)
+            _note(f"kernel {pid} forked")
         elif op == "poll":
             status = children.get(request["pid"], -signal.SIGKILL)
             if status is not None:

@@ -1,6 +1,7 @@
 """The grader's fast path against plain ``nbgrader autograde``: the same class, the same grades.
 
-``python -m autograder grade`` forks each notebook's kernel from a warm zygote
+``python -m autograder grade`` (two worker processes, as the command's default) forks each
+notebook's kernel from a warm zygote
 (autograder.zygote) and renders feedback with one exporter per run (autograder.feedback);
 plain nbgrader starts a fresh ipykernel per notebook and a fresh exporter per page. A mixed class
 of a1_elman (the solution, the blank copy, three mutants that lose different tests, and a file
@@ -103,9 +104,13 @@ def both(tmp_path_factory):
         pytest.skip("the fast path needs root and bubblewrap (it falls back to the classic kernel start)")
     tmp = tmp_path_factory.mktemp("paths")
     files = write_class(tmp / "class")
-    before = zygote.forked_kernels()
-    results = grade(A, tmp / "class", tmp / "fast", seed=SEED, progress=False, jobs=1)
-    forked = zygote.forked_kernels() - before
+    log = tmp / "zygote.log"  # the zygotes of the grader's two workers say when they fork
+    os.environ["AUTOGRADER_ZYGOTE_LOG"] = str(log)
+    try:
+        results = grade(A, tmp / "class", tmp / "fast", seed=SEED, progress=False, jobs=2)
+    finally:
+        del os.environ["AUTOGRADER_ZYGOTE_LOG"]
+    forked = log.read_text().count(" forked") if log.exists() else 0
     env = dict(os.environ, AUTOGRADER_SEED=str(SEED),
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     plain = plain_nbgrader(tmp / "plain", files, env)
