@@ -369,7 +369,7 @@ class Workers:
         self.pool = None
         if jobs > 1:
             self.pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(run,),
-                                            mp_context=_spawn())
+                                            mp_context=_fork_before_any_socket())
             for _ in range(jobs):
                 self.pool.submit(_ready)  # a pool starts its processes when work arrives
 
@@ -452,6 +452,25 @@ def _spawn():
     import multiprocessing
 
     return multiprocessing.get_context("spawn")  # never fork a process that holds zmq sockets
+
+
+WORKER_MODULES = ("nbgrader.apps", "nbgrader.converters", "nbgrader.preprocessors", "nbclient",
+                  "nbconvert.exporters", "jupyter_client.manager", "sqlalchemy.orm", "autograder.execution",
+                  "autograder.feedback", "autograder.outputcap", "autograder.zygote", "autograder.speedups")
+
+
+def _fork_before_any_socket():
+    """The start method of the pool started ahead (:class:`Workers`): fork, after importing what
+    a worker needs, so that no worker imports it again (seconds each); spawn if this process
+    has threads. Workers start before this process opens a kernel, a gradebook or any socket."""
+    import importlib
+    import multiprocessing
+
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
+    if threading.active_count() > 1:
+        return _spawn()
+    return multiprocessing.get_context("fork")
 
 
 def _bar(total, done, enabled, assignment):

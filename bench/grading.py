@@ -111,7 +111,7 @@ def line(label, seconds, n):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.grading", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--assignment", default="a1_elman")
+    parser.add_argument("--assignment", default="a4_lstm")
     parser.add_argument("--count", type=int, default=None,
                         help="number of submissions (default 20; 6 with --profile)")
     parser.add_argument("--rounds", type=int, default=2,
