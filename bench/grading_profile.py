@@ -15,7 +15,7 @@ own entry points, and prints the time per submission of each part:
   (its SQL, and rendering the HTML page);
 - the grader's own work: what is left of the run (tamper scan, notes, journal, CSV).
 
-Set-up once per run (course directory and gradebook, the sandbox probe) and the command's own
+Set-up once per run (course directory and gradebook, the sandbox probe, the kernel zygote) and the command's own
 start-up (Python and the imports of the grader and nbgrader, measured in a fresh process) are
 shown apart. The class is graded twice, with the sandbox and without (``--sandbox off``): the
 difference of the kernel start is the sandbox's cost per kernel.
@@ -97,7 +97,7 @@ def install(profile):
     import sqlalchemy
     from nbgrader.apps import NbGraderAPI
 
-    from autograder import containment, feedback, grade
+    from autograder import containment, feedback, grade, zygote
 
     missing = []
     for owner, attribute, name in [
@@ -116,6 +116,7 @@ def install(profile):
         (nbclient.NotebookClient, "_async_cleanup_kernel", "kernel shutdown"),
         (grade, "prepare_course", "course set-up"),
         (containment, "sandbox_status", "sandbox probe"),
+        (zygote.Zygote, "__init__", "zygote start"),
     ]:
         if not profile.wrap(owner, attribute, name):
             missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
@@ -144,6 +145,7 @@ ROWS = [  # (label, paths whose exclusive time it sums, per submission or once p
     ("grader's own: tamper scan, notes, journal, scores, CSV", [("run",), ("database",)], True),
     ("once per run: course directory and gradebook set-up", [("course set-up",), ("course set-up", "database")], False),
     ("once per run: sandbox probe", [("sandbox probe",)], False),
+    ("once per run: the kernel zygote's start (imports)", [("autograde", "kernel start", "zygote start")], False),
 ]
 
 
