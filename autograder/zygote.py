@@ -124,9 +124,16 @@ def forked_kernels():
     return _forked[0]
 
 
+_failed = set()  # options (JSON) whose zygote could not start: their kernels use the launcher
+
+
+def _key(options):
+    return json.dumps(options, sort_keys=True)
+
+
 def zygote_for(options):
     """This process's zygote for ``options`` (started on first use, restarted if it died)."""
-    key = json.dumps(options, sort_keys=True)
+    key = _key(options)
     with _lock:
         zygote = _zygotes.get(key)
         if zygote is None or not zygote.alive():
@@ -293,20 +300,31 @@ class ForkedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         options = _launcher_options(kernel_cmd)
         workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
-        if not usable(options["sandbox"] == "on") or not workdir.startswith(options["scratch"] + os.sep):
+        if (not usable(options["sandbox"] == "on") or not workdir.startswith(options["scratch"] + os.sep)
+                or _key(options) in _failed):
             # the zygote sees the run's scratch folder only: a working directory elsewhere (never
             # the grader's, see autograder.execution) gets a kernel started by the launcher
             return await super()._async_launch_kernel(kernel_cmd, **kw)
         env = dict(kw.get("env") or os.environ)
         uid = (int(env.get(containment.UID_VARIABLE) or containment.kernel_uid(os.getpid())),) * 2
-        private, connection_file = containment._private_connection_file(
-            self.connection_file, options["scratch"], uid)
-        zygote = zygote_for(options)
-        answer = zygote.ask(op="start", connection_file=connection_file, private=private,
-                            workdir=workdir, uid=list(uid),
-                            cgroup=env.get(containment.CGROUP_VARIABLE) or "",
-                            env={k: v for k, v in env.items() if k.startswith(containment.PASSED_ENV)
-                                 and k not in (containment.UID_VARIABLE, containment.CGROUP_VARIABLE)})
+        request = {"op": "start", "workdir": workdir, "uid": list(uid),
+                   "cgroup": env.get(containment.CGROUP_VARIABLE) or "",
+                   "env": {k: v for k, v in env.items() if k.startswith(containment.PASSED_ENV)
+                           and k not in (containment.UID_VARIABLE, containment.CGROUP_VARIABLE)}}
+        for attempt in (1, 2):  # a zygote that ended is started again, once
+            try:
+                zygote = zygote_for(options)
+                if "private" not in request:
+                    request["private"], request["connection_file"] = containment._private_connection_file(
+                        self.connection_file, options["scratch"], uid)
+                answer = zygote.ask(**request)
+                break
+            except (RuntimeError, OSError):
+                if attempt == 2:
+                    # no zygote here (bubblewrap refuses its capabilities, say): this run's
+                    # kernels start through the launcher, with the same sandbox and limits
+                    _failed.add(_key(options))
+                    return await super()._async_launch_kernel(kernel_cmd, **kw)
         _forked[0] += 1
         provisioner = self.provisioner
         provisioner.process = _ForkedProcess(zygote, answer["pid"])
@@ -435,10 +453,15 @@ def _child(request, options):
     os._exit(code)
 
 
+KERNEL_PROCESS_NAME = b"grading-kernel"  # a forked kernel's name (its command line is the zygote's)
+PR_SET_NAME = 15
+
+
 def _become_kernel(request, options, uid, gid):
     sandbox = options["sandbox"] == "on"
     private, workdir = request["private"], request["workdir"]
     _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(KERNEL_PROCESS_NAME), 0, 0, 0)
     if not sandbox:
         os.chown(workdir, uid, gid)
     os.environ.clear()

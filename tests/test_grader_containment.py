@@ -247,3 +247,13 @@ def test_a_forked_kernel_that_ignores_interrupts_ends_at_its_cpu_limit(tmp_path)
     with pytest.raises(nbclient.exceptions.DeadKernelError):
         run_notebook([stubborn], Limits(cpu_seconds=3, memory_mb=3072, file_mb=8, processes=64),
                      cell_timeout=30, workdir=tmp_path, start="zygote")
+
+
+@FORKED
+def test_a_zygote_that_cannot_start_leaves_the_kernels_to_the_launcher(monkeypatch):
+    monkeypatch.setattr(zygote, "CAPABILITIES", ("CAP_NOT_A_CAPABILITY",))  # bubblewrap refuses it
+    before = zygote.forked_kernels()
+    nb, _ = run_notebook(["import os; print('ran as', 'root' if os.getuid() == 0 else 'its user')"],
+                         start="zygote")
+    assert cell_text(nb.cells[0]).strip() == "ran as its user"
+    assert zygote.forked_kernels() == before
