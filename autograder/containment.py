@@ -272,6 +272,24 @@ def _private_connection_file(connection_file, scratch, owner):
     return private, new_file
 
 
+def parser():
+    """The launcher's command line (autograder.zygote reads the same options from the kernelspec)."""
+    parser_ = argparse.ArgumentParser(prog="python -m autograder.containment",
+                                     description="Start a Jupyter kernel under limits, in a sandbox where possible.")
+    parser_.add_argument("--cpu", type=int, required=True, help="CPU seconds for the whole kernel")
+    parser_.add_argument("--memory", type=int, required=True, help="address space, MB")
+    parser_.add_argument("--file", type=int, required=True, help="largest file the kernel may write, MB")
+    parser_.add_argument("--processes", type=int, required=True, help="processes and threads of the kernel")
+    parser_.add_argument("--tmp", type=int, default=256, help="size of the sandbox's /tmp, MB")
+    parser_.add_argument("--workdir", type=int, default=256, help="size of the working directory, MB")
+    parser_.add_argument("--cgroups", default="", help="parent cgroup of this run's kernels (cgroup v1)")
+    parser_.add_argument("--sandbox", choices=("on", "off"), required=True)
+    parser_.add_argument("--scratch", required=True, help="directory for the kernel's private files")
+    parser_.add_argument("--readable", action="append", default=[], help="extra read-only path in the sandbox")
+    parser_.add_argument("kernel", nargs=argparse.REMAINDER, help="-- kernel command with -f CONNECTION_FILE")
+    return parser_
+
+
 def launch(argv=None):
     """Entry point of the kernelspec: apply limits, exec the kernel (in the sandbox if asked).
 
@@ -282,20 +300,7 @@ def launch(argv=None):
         uid, gid = (None, None) if argv[1] == "-" else (int(argv[1]), int(argv[2]))
         _drop_privileges(uid, gid)
         os.execv(argv[3], argv[3:])
-    parser = argparse.ArgumentParser(prog="python -m autograder.containment",
-                                     description="Start a Jupyter kernel under limits, in a sandbox where possible.")
-    parser.add_argument("--cpu", type=int, required=True, help="CPU seconds for the whole kernel")
-    parser.add_argument("--memory", type=int, required=True, help="address space, MB")
-    parser.add_argument("--file", type=int, required=True, help="largest file the kernel may write, MB")
-    parser.add_argument("--processes", type=int, required=True, help="processes and threads of the kernel")
-    parser.add_argument("--tmp", type=int, default=256, help="size of the sandbox's /tmp, MB")
-    parser.add_argument("--workdir", type=int, default=256, help="size of the working directory, MB")
-    parser.add_argument("--cgroups", default="", help="parent cgroup of this run's kernels (cgroup v1)")
-    parser.add_argument("--sandbox", choices=("on", "off"), required=True)
-    parser.add_argument("--scratch", required=True, help="directory for the kernel's private files")
-    parser.add_argument("--readable", action="append", default=[], help="extra read-only path in the sandbox")
-    parser.add_argument("kernel", nargs=argparse.REMAINDER, help="-- kernel command with -f CONNECTION_FILE")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader gone, the kernel goes too
@@ -450,6 +455,8 @@ def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=None, readable=
         "KernelManager": {"transport": "ipc", "ip": os.path.join(root, "ipc")},
         "Autograde": {"autograde_preprocessors": _autograde_preprocessors()},
         "ContainedExecute": {"scratch": scratch, "cgroup_parent": parent, "memory_mb": limits.memory_mb,
+                             # kernels forked from a warm zygote where it can run (autograder.zygote)
+                             "kernel_manager_class": "autograder.zygote.ForkedKernelManager",
                              **({"timeout": cell_timeout} if cell_timeout else {})},
     }
     try:
@@ -459,6 +466,8 @@ def grading_kernel(limits=Limits(), sandbox="auto", cell_timeout=None, readable=
             os.environ.pop("JUPYTER_PATH", None)
         else:
             os.environ["JUPYTER_PATH"] = saved
+        if "autograder.zygote" in sys.modules:  # this process's zygotes end with the run
+            sys.modules["autograder.zygote"].close_all()
         if parent:
             cgroups.remove_parent(parent)
         kill_processes_mentioning([root])

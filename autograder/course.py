@@ -61,6 +61,10 @@ def make_course_dir(course_dir, assignment):
     """
     _tools_on_path()
     from nbgrader.apps import NbGraderAPI
+
+    from .speedups import install
+
+    install()
     from nbgrader.coursedir import CourseDirectory
 
     course_dir = Path(course_dir)

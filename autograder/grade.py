@@ -486,7 +486,9 @@ def _feedback(api, assignment, result, feedback_dir, write_page=True):
     feedback_dir.mkdir(parents=True, exist_ok=True)
     target = feedback_dir / f"{result.student}.html"
     if not result.reason and write_page:
-        outcome = api.generate_feedback(assignment, result.student, force=True)
+        from .feedback import generate
+
+        outcome = generate(api, assignment, result.student)  # nbgrader's generate_feedback, exporter kept
         made = (Path(api.coursedir.root) / "feedback" / result.student / assignment
                 / f"{assignment}.html")
         if outcome["success"] and made.is_file() and made.stat().st_size <= MAX_FEEDBACK_BYTES:
@@ -575,11 +577,14 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     try:
         with grading_kernel(limits or Limits(), sandbox=sandbox, cell_timeout=cell_timeout) as (kernel_config, message):
             print(f"{assignment}: {message}", file=sys.stderr)
-            with exclusive(url):  # other graders of a shared gradebook wait here
-                api, tests = prepare_course(out_dir / "course", assignment, url, kernel_config)
-            run = runner.Run(str(out_dir / "course"), assignment, url, kernel_config, tuple(tests),
-                             str(out_dir / "feedback"), timeout)
-            results = runner.grade_all(api, run, submissions, seed, out_dir / "journal", jobs, progress)
+            run = runner.Run(str(out_dir / "course"), assignment, url, kernel_config,
+                             tuple(grade_cells(source_notebook(assignment))), str(out_dir / "feedback"), timeout)
+            # the worker processes start (imports, kernel zygotes) while the course is set up
+            with runner.Workers(run, jobs if len(submissions) > 1 else 1) as workers:
+                with exclusive(url):  # other graders of a shared gradebook wait here
+                    api, tests = prepare_course(out_dir / "course", assignment, url, kernel_config)
+                results = runner.grade_all(api, run, submissions, seed, out_dir / "journal", jobs, progress,
+                                           workers=workers)
     finally:
         for name, value in previous.items():
             if value is None:

@@ -27,6 +27,7 @@ from .containment import for_this_process
 from .course import _tools_on_path, load_config, source_notebook
 from .versions import version_note
 from .outputcap import TRUNCATED
+from .speedups import install
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def open_course(run):
     from nbgrader.coursedir import CourseDirectory
 
     _tools_on_path()
+    install()
     config = load_config(run.course_dir)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     return configure(api, run.db_url, run.kernel_config)
@@ -116,6 +118,9 @@ def _kill_kernels():
     """Kill the kernels this process started (and their sandboxes): the notebook stops at once."""
     import psutil
 
+    from . import zygote
+
+    zygote.kill_kernels()
     for child in psutil.Process().children(recursive=True):
         try:
             if any(mark in " ".join(child.cmdline()) for mark in KERNEL_MARKS):
@@ -345,18 +350,60 @@ def _die_with_parent():
 
 
 def _start_worker(run):
+    """A worker's set-up: its kernel zygote is started now; the course is opened on first use
+    (workers may start while the course directory is still being made, see :class:`Workers`)."""
+    from . import zygote
+
     _die_with_parent()
     grading._quiet_gradebook_warnings()
     run = replace(run, kernel_config=for_this_process(run.kernel_config))
-    _worker["run"], _worker["api"] = run, open_course(run)
+    _worker["run"], _worker["api"] = run, None
+    zygote.prestart()
+
+
+def _ready():
+    return os.getpid()
 
 
 def _grade_in_worker(submission):
+    if _worker["api"] is None:
+        _worker["api"] = open_course(_worker["run"])
     return grade_one(_worker["api"], _worker["run"], submission)
 
 
-def grade_all(api, run, submissions, seed, journal_dir, jobs=1, progress=True):
-    """Grade ``submissions`` (resuming from ``journal_dir``); returns their GradeResults in order."""
+class Workers:
+    """The run's pool of ``jobs`` worker processes, started ahead (``jobs`` <= 1: none).
+
+    Starting a worker (a fresh Python importing nbgrader, then its kernel zygote) takes seconds;
+    made before the course directory, the workers start while it is set up. :func:`grade_all`
+    takes the pool over; whatever is left is shut down when the block ends.
+    """
+
+    def __init__(self, run, jobs):
+        self.pool = None
+        if jobs > 1:
+            self.pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(run,),
+                                            mp_context=_fork_before_any_socket())
+            for _ in range(jobs):
+                self.pool.submit(_ready)  # a pool starts its processes when work arrives
+
+    def take(self):
+        pool, self.pool = self.pool, None
+        return pool
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def grade_all(api, run, submissions, seed, journal_dir, jobs=1, progress=True, workers=None):
+    """Grade ``submissions`` (resuming from ``journal_dir``); returns their GradeResults in order.
+
+    workers: a :class:`Workers` started ahead for this run (else a pool is made here).
+    """
     journal_dir = Path(journal_dir)
     journal_dir.mkdir(parents=True, exist_ok=True)
     prints = {s.student: fingerprint(s, run.assignment, seed) for s in submissions}
@@ -373,12 +420,12 @@ def grade_all(api, run, submissions, seed, journal_dir, jobs=1, progress=True):
         for submission in todo:
             record(grade_one(api, run, submission))
     else:
-        _in_pool(run, todo, jobs, record)
+        _in_pool(run, todo, jobs, record, first=workers.take() if workers else None)
     bar.close()
     return [results[s.student] for s in submissions]
 
 
-def _in_pool(run, todo, jobs, record, attempts=3):
+def _in_pool(run, todo, jobs, record, attempts=3, first=None):
     """Grade ``todo`` in ``jobs`` worker processes; a worker that dies costs only its own submissions.
 
     When a worker dies (killed from outside, out of memory), the pool breaks: the submissions not
@@ -391,8 +438,9 @@ def _in_pool(run, todo, jobs, record, attempts=3):
     broken = {s.student: 0 for s in todo}
     while todo:
         left = []
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(run,),
-                                 mp_context=_spawn()) as pool:
+        pool, first = first or ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
+                                                   initargs=(run,), mp_context=_spawn()), None
+        with pool:
             futures = {pool.submit(_grade_in_worker, s): s for s in todo}
             for future in as_completed(futures):
                 try:
@@ -418,6 +466,25 @@ def _spawn():
     import multiprocessing
 
     return multiprocessing.get_context("spawn")  # never fork a process that holds zmq sockets
+
+
+WORKER_MODULES = ("nbgrader.apps", "nbgrader.converters", "nbgrader.preprocessors", "nbclient",
+                  "nbconvert.exporters", "jupyter_client.manager", "sqlalchemy.orm", "autograder.execution",
+                  "autograder.feedback", "autograder.outputcap", "autograder.zygote", "autograder.speedups")
+
+
+def _fork_before_any_socket():
+    """The start method of the pool started ahead (:class:`Workers`): fork, after importing what
+    a worker needs, so that no worker imports it again (seconds each); spawn if this process
+    has threads. Workers start before this process opens a kernel, a gradebook or any socket."""
+    import importlib
+    import multiprocessing
+
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
+    if threading.active_count() > 1:
+        return _spawn()
+    return multiprocessing.get_context("fork")
 
 
 def _bar(total, done, enabled, assignment):

@@ -3,16 +3,19 @@
 Grades a small class in this process (``--jobs 1``) with timers wrapped around the libraries'
 own entry points, and prints the time per submission of each part:
 
-- kernel start: nbclient starting the kernel and waiting until it answers (the launcher, its
-  resource limits and sandbox, the Python interpreter and ipykernel's imports);
+- kernel start: nbclient starting the kernel and waiting until it answers (as root with
+  bubblewrap: the zygote forking it into its sandbox, autograder.zygote, and the zygote's own
+  start once per run; else the launcher, its resource limits and sandbox, the Python
+  interpreter and ipykernel's imports);
 - the notebook's cells, by kind: the set-up cell (imports of numpy and the checks), the
   student's answer cells, the test cells (the checks' own work); then the kernel's shutdown;
 - nbgrader's autograde around them: its SQL statements (gradebook), and the rest (reading,
   checking and writing notebooks, copying files, its preprocessors);
-- feedback: nbgrader's generate_feedback (its SQL, and rendering the HTML page);
+- feedback: nbgrader's generate_feedback, run by autograder.feedback with one exporter per run
+  (its SQL, and rendering the HTML page);
 - the grader's own work: what is left of the run (tamper scan, notes, journal, CSV).
 
-Set-up once per run (course directory and gradebook, the sandbox probe) and the command's own
+Set-up once per run (course directory and gradebook, the sandbox probe, the kernel zygote) and the command's own
 start-up (Python and the imports of the grader and nbgrader, measured in a fresh process) are
 shown apart. The class is graded twice, with the sandbox and without (``--sandbox off``): the
 difference of the kernel start is the sandbox's cost per kernel.
@@ -94,12 +97,13 @@ def install(profile):
     import sqlalchemy
     from nbgrader.apps import NbGraderAPI
 
-    from autograder import containment, grade
+    from autograder import containment, feedback, grade, zygote
 
     missing = []
     for owner, attribute, name in [
         (NbGraderAPI, "autograde", "autograde"),
         (NbGraderAPI, "generate_feedback", "feedback"),
+        (feedback, "generate", "feedback"),
         # nbclient's sync methods wrap the coroutine functions themselves (run_sync at class
         # creation), so each is timed under both names; a call goes through one of them only
         (nbclient.NotebookClient, "start_new_kernel", "kernel start"),
@@ -112,6 +116,7 @@ def install(profile):
         (nbclient.NotebookClient, "_async_cleanup_kernel", "kernel shutdown"),
         (grade, "prepare_course", "course set-up"),
         (containment, "sandbox_status", "sandbox probe"),
+        (zygote.Zygote, "__init__", "zygote start"),
     ]:
         if not profile.wrap(owner, attribute, name):
             missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
@@ -128,7 +133,7 @@ def install(profile):
 
 
 ROWS = [  # (label, paths whose exclusive time it sums, per submission or once per run)
-    ("kernel start (launcher, limits, sandbox, Python, ipykernel)", [("autograde", "kernel start")], True),
+    ("kernel start (forked from the zygote, or the launcher)", [("autograde", "kernel start")], True),
     ("cells: set-up (import numpy and the checks)", [("autograde", "cells: set-up (imports)")], True),
     ("cells: student answers", [("autograde", "cells: student answers")], True),
     ("cells: tests (the checks' own work)", [("autograde", "cells: tests (the checks)")], True),
@@ -140,6 +145,7 @@ ROWS = [  # (label, paths whose exclusive time it sums, per submission or once p
     ("grader's own: tamper scan, notes, journal, scores, CSV", [("run",), ("database",)], True),
     ("once per run: course directory and gradebook set-up", [("course set-up",), ("course set-up", "database")], False),
     ("once per run: sandbox probe", [("sandbox probe",)], False),
+    ("once per run: the kernel zygote's start (imports)", [("autograde", "kernel start", "zygote start")], False),
 ]
 
 

@@ -1,20 +1,25 @@
 """The contained grading kernel (autograder.containment): real kernels, real notebooks, via nbclient.
 
 One sandboxed kernel runs a notebook of hostile cells; each cell prints what happened, and the
-tests read those lines. Limits are small so that every attack is cheap to try.
+tests read those lines. Limits are small so that every attack is cheap to try. The notebook runs
+twice: in a kernel started by the launcher, and in one forked from the zygote
+(autograder.zygote, the grader's default as root with bubblewrap); both must hold the same.
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import nbclient
 import nbformat
 import pytest
 from traitlets.config import Config
 
+from autograder import zygote
 from autograder.containment import KERNEL_NAME, Limits, grading_kernel, sandbox_status
+from autograder.zygote import ForkedKernelManager
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIMITS = Limits(cpu_seconds=60, memory_mb=3072, file_mb=8, processes=64)
@@ -77,22 +82,37 @@ except OSError as e:
 for pid in pids:
     os.waitpid(pid, 0)
 """,
+    "capabilities": "print('CapEff', open('/proc/self/status').read().split('CapEff:')[1].split()[0])",
+    "processes": "import os; print('pids', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))",
     "loop": "while True: pass",
     "alive": "print('still alive')",
 }
 
 
-def run_notebook(cells, limits=LIMITS, sandbox="auto", cell_timeout=4, workdir=None):
-    """Execute code cells in the contained kernel; return (notebook, containment message)."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "ignored", "language": "python"}
+def run_notebook(cells, limits=LIMITS, sandbox="auto", cell_timeout=4, workdir=None, start="launcher"):
+    """Execute code cells in the contained kernel; return (notebook, containment message).
+
+    start: "launcher" (the kernelspec's command) or "zygote" (forked, autograder.zygote); a list
+    of cell lists runs one notebook after the other (in the same zygote) and returns the notebooks.
+    """
+    notebooks = [nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in group])
+                 for group in (cells if cells and isinstance(cells[0], list) else [cells])]
     with grading_kernel(limits, sandbox=sandbox, cell_timeout=cell_timeout) as (config, message):
-        client = nbclient.NotebookClient(
-            nb, kernel_name=config["Execute"]["kernel_name"], timeout=cell_timeout,
-            interrupt_on_timeout=True, allow_errors=True, config=Config(config),
-            resources={"metadata": {"path": str(workdir)}})
-        client.execute()
-    return nb, message
+        for nb in notebooks:
+            nb.metadata["kernelspec"] = {"name": "python3", "display_name": "ignored", "language": "python"}
+            # a forked kernel's working directory is in the run's scratch folder, as the grader
+            # makes it (autograder.execution); what reaches the grader there is mirrored to workdir
+            folder = workdir if start == "launcher" else tempfile.mkdtemp(dir=config["ContainedExecute"]["scratch"])
+            client = nbclient.NotebookClient(
+                nb, kernel_name=config["Execute"]["kernel_name"], timeout=cell_timeout,
+                interrupt_on_timeout=True, allow_errors=True, config=Config(config),
+                resources={"metadata": {"path": str(folder)}},
+                **({"kernel_manager_class": ForkedKernelManager} if start == "zygote" else {}))
+            client.execute()
+            if workdir is not None and str(folder) != str(workdir):
+                for name in os.listdir(folder):
+                    open(os.path.join(workdir, name), "w").close()
+    return (notebooks if len(notebooks) > 1 else notebooks[0]), message
 
 
 def cell_text(cell):
@@ -101,12 +121,16 @@ def cell_text(cell):
     return "".join(parts)
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+FORKED = pytest.mark.skipif(not (sandbox_status()[0] and zygote.usable(True)),
+                            reason="kernels are forked from a zygote only as root with bubblewrap")
+
+
+@pytest.fixture(scope="module", params=["launcher", pytest.param("zygote", marks=FORKED)])
+def hostile(request, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("student")
     os.environ["PGPASSWORD"] = "the grader's secret"
     try:
-        nb, message = run_notebook(HOSTILE_CELLS.values(), workdir=workdir)
+        nb, message = run_notebook(list(HOSTILE_CELLS.values()), workdir=workdir, start=request.param)
     finally:
         del os.environ["PGPASSWORD"]
     return dict(zip(HOSTILE_CELLS, map(cell_text, nb.cells))), message, workdir
@@ -119,6 +143,8 @@ def test_kernel_runs_in_the_sandbox_as_an_unprivileged_user(hostile):
     if os.geteuid() == 0:
         assert out["whoami"].strip() != "uid 0"
     assert "network blocked" in out["network"]
+    assert out["capabilities"].strip() == "CapEff 0000000000000000"
+    assert out["processes"].strip() in ("pids [1, 2]", "pids [2]"), out["processes"]  # its own namespace
 
 
 @SANDBOXED
@@ -198,3 +224,36 @@ def test_the_kernel_python_path_has_no_dot_dot_when_the_grader_was_started_throu
     out = subprocess.run([relative, "-c", "from autograder.containment import PYTHON; print(PYTHON)"],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert ".." not in out.split(os.sep) and os.path.samefile(out, sys.executable)
+
+
+@FORKED
+def test_nothing_of_one_forked_kernel_reaches_the_next(tmp_path):
+    """Two notebooks, one after the other, forked from the same zygote: the second starts clean."""
+    first = ["import numpy, builtins, sys, os\nnumpy.pi = 3\nbuiltins.leak = 1\nsys.modules['planted'] = numpy\n"
+             "os.environ['LEAK'] = '1'\nopen('/tmp/left.txt', 'w').write('x')\nopen('here.txt', 'w').write('x')\n"
+             "secret = 42\nprint('planted')"]
+    second = ["import numpy, builtins, sys, os\nprint(numpy.pi, hasattr(builtins, 'leak'), 'planted' in sys.modules,"
+              " 'LEAK' in os.environ, os.path.exists('/tmp/left.txt'), os.listdir('.'), 'secret' in dir())"]
+    before = zygote.forked_kernels()
+    (one, two), _ = run_notebook([first, second], start="zygote")
+    assert zygote.forked_kernels() - before == 2
+    assert cell_text(one.cells[0]).strip() == "planted"
+    assert cell_text(two.cells[0]).strip() == "3.141592653589793 False False False False [] False"
+
+
+@FORKED
+def test_a_forked_kernel_that_ignores_interrupts_ends_at_its_cpu_limit(tmp_path):
+    stubborn = "import time\nwhile True:\n    try:\n        sum(range(10**6))\n    except KeyboardInterrupt:\n        pass"
+    with pytest.raises(nbclient.exceptions.DeadKernelError):
+        run_notebook([stubborn], Limits(cpu_seconds=3, memory_mb=3072, file_mb=8, processes=64),
+                     cell_timeout=30, workdir=tmp_path, start="zygote")
+
+
+@FORKED
+def test_a_zygote_that_cannot_start_leaves_the_kernels_to_the_launcher(monkeypatch):
+    monkeypatch.setattr(zygote, "CAPABILITIES", ("CAP_NOT_A_CAPABILITY",))  # bubblewrap refuses it
+    before = zygote.forked_kernels()
+    nb, _ = run_notebook(["import os; print('ran as', 'root' if os.getuid() == 0 else 'its user')"],
+                         start="zygote")
+    assert cell_text(nb.cells[0]).strip() == "ran as its user"
+    assert zygote.forked_kernels() == before

@@ -41,15 +41,43 @@ _allclose = np.allclose
 
 
 def load(topic):
-    """(manifest dict, {array name: array}) of ``rnn_course/data/<topic>.npz``."""
+    """(manifest dict, {array name: array}) of ``rnn_course/data/<topic>.npz``.
+
+    The file is read whole, and each array is unpacked from that copy when a test first uses it
+    (a test uses a few dozen of the topic's hundreds; unpacking them all took 0.1-0.2 s per
+    test cell).
+    """
     ref = importlib.resources.files(__package__).joinpath("data", f"{topic}.npz")
-    with ref.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    manifest = json.loads(arrays.pop("manifest").tobytes().decode())
+    with ref.open("rb") as handle:
+        data = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    manifest = json.loads(data["manifest"].tobytes().decode())
     if manifest.get("format") != FORMAT:
         raise RuntimeError(f"rnn_course data {topic}: format {manifest.get('format')}, "
                            f"this package reads format {FORMAT}; reinstall the package.")
-    return manifest, arrays
+    return manifest, _Arrays(data)
+
+
+class _Arrays:
+    """The arrays of one loaded data file by name, each unpacked on first use."""
+
+    def __init__(self, npz):
+        self._npz, self._read = npz, {}
+
+    def __getitem__(self, name):
+        if name not in self._read:
+            if name == "manifest" or name not in self._npz.files:
+                raise KeyError(name)
+            self._read[name] = self._npz[name]
+        return self._read[name]
+
+    def __contains__(self, name):
+        return name != "manifest" and name in self._npz.files
+
+    def keys(self):
+        return [n for n in self._npz.files if n != "manifest"]
+
+    def __deepcopy__(self, memo):
+        return self  # read only through _Case.decode, which copies every array it hands out
 
 
 class _Table:

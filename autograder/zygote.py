@@ -1,0 +1,584 @@
+"""Kernels forked from a warm parent: the same sandbox and limits, without starting Python each time.
+
+Starting a grading kernel the classic way (autograder.containment's launcher) costs three Python
+start-ups, bubblewrap, and the imports of ipykernel, numpy and the checks: most of a second per
+submission, before any of the student's code runs. Here each grading process starts one
+**zygote** per run: a Python process inside bubblewrap (the same namespaces, read-only system
+and Python folders, no network) that has imported ipykernel, numpy and the assignment's checks
+and then never runs anything else. For every notebook it forks a child, which
+
+1. joins a cgroup of its own (memory and pids limits, autograder.cgroups) while still root;
+2. makes its own mount and process namespaces: a fresh size-capped tmpfs on ``/tmp``, a tmpfs
+   over the run's scratch folder (the other kernels' folders disappear) with only its own
+   private folder (its sockets) and a fresh size-capped tmpfs working directory put back, the
+   assignment's data files bound read-only into it, the cgroup folders unmounted, and a
+   ``/proc`` of its own; the kernel is process 2 of its namespace, as under bubblewrap;
+3. keeps only the allow-listed environment, sends its stdout/stderr to a log, sets the resource
+   limits (CPU seconds, address space, file size, processes), switches to the kernel's user
+   for good (no capabilities left, ``no_new_privs``, killed with its parent);
+4. becomes the grading kernel (autograder.kernel) on the connection file it was given.
+
+The child shares nothing with the next one: each is forked from the zygote, which never ran a
+cell, so every submission starts from the same fresh interpreter state (whatever a student's
+code changes lives in that child's copy of memory, gone with it). The kernel is a Jupyter
+kernel like the classic one: nbclient reaches it through :class:`ForkedKernelManager` and talks
+to it with the same messages.
+
+The grader talks to its zygote over a pipe, one JSON line per request (start a kernel, poll
+it, kill it). :func:`usable` says when the grader uses this path: as root, with bubblewrap
+working and the sandbox asked for (without the sandbox, or as another user, kernels start the
+classic way).
+"""
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from traitlets import DottedObjectName, Type
+
+from . import cgroups, containment
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
+MNT_DETACH = 2
+CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE",
+                "CAP_FOWNER", "CAP_SYS_RESOURCE", "CAP_KILL")
+
+
+def usable(sandbox):
+    """Whether kernels of a run with this sandbox setting are forked from a zygote."""
+    return sandbox and os.geteuid() == 0 and os.environ.get("AUTOGRADER_ZYGOTE", "1") != "0"
+
+
+# --- the grader's side ---------------------------------------------------------------------------
+
+class Zygote:
+    """A running zygote of this grading process, and the pipe to it."""
+
+    def __init__(self, options):
+        self.options = options
+        self.lock = threading.Lock()
+        env = {k: v for k, v in os.environ.items() if k.startswith(containment.PASSED_ENV)}
+        env.update(containment.KERNEL_ENV, HOME="/tmp")
+        argv = [containment.PYTHON, "-I", "-m", "autograder.zygote", json.dumps(options)]
+        argv = zygote_sandbox_argv(argv, options)
+        log = _log()
+        try:
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=log, env=env, close_fds=True,
+                                            preexec_fn=_die_with_parent)
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        ready = self.process.stdout.readline()
+        if not ready:
+            raise RuntimeError("the kernel zygote did not start (bubblewrap or an import failed)")
+
+    def ask(self, **request):
+        """Send one request; its answer (a dict). RuntimeError when the zygote is gone."""
+        with self.lock:
+            if self.process.poll() is not None:
+                raise RuntimeError("the kernel zygote has ended")
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the kernel zygote has ended")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"the kernel zygote could not start a kernel: {answer['error']}")
+        return answer
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+_zygotes = {}  # options (JSON) -> Zygote, of this process
+_lock = threading.Lock()
+_forked = [0]
+
+
+def forked_kernels():
+    """How many kernels this process has had forked by its zygotes (all runs)."""
+    return _forked[0]
+
+
+_failed = set()  # options (JSON) whose zygote could not start: their kernels use the launcher
+
+
+def _key(options):
+    return json.dumps(options, sort_keys=True)
+
+
+def zygote_for(options):
+    """This process's zygote for ``options`` (started on first use, restarted if it died)."""
+    key = _key(options)
+    with _lock:
+        zygote = _zygotes.get(key)
+        if zygote is None or not zygote.alive():
+            if zygote is not None:
+                zygote.close()
+            zygote = _zygotes[key] = Zygote(options)
+        return zygote
+
+
+def prestart():
+    """Start this process's zygote for the run's grading kernel now (a no-op where kernels are
+    not forked): a worker does it while the course directory is being made."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(containment.KERNEL_NAME).argv
+        options = _launcher_options(argv)
+    except (NoSuchKernel, ValueError, SystemExit):
+        return
+    if usable(options["sandbox"] == "on"):
+        try:
+            zygote_for(options)
+        except (RuntimeError, OSError):
+            pass  # the first kernel start tries again, and reports it
+
+
+def close_all():
+    """End this process's zygotes (and with them every kernel they forked)."""
+    with _lock:
+        for zygote in _zygotes.values():
+            zygote.close()
+        _zygotes.clear()
+
+
+def kill_kernels():
+    """Kill every kernel this process's zygotes are running (a submission's time is up)."""
+    for zygote in list(_zygotes.values()):
+        try:
+            zygote.ask(op="killall")
+        except (RuntimeError, OSError, ValueError):
+            zygote.close()
+
+
+def _log():
+    """Where the zygote's stderr goes: $AUTOGRADER_ZYGOTE_LOG (to debug it), else nowhere."""
+    path = os.environ.get("AUTOGRADER_ZYGOTE_LOG")
+    return open(path, "ab") if path else subprocess.DEVNULL
+
+
+def _die_with_parent():
+    ctypes.CDLL(None, use_errno=True).prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def zygote_sandbox_argv(argv, options):
+    """bubblewrap around the zygote: as the classic sandbox, plus the run's scratch folder and
+    cgroups (each child hides them again) and the capabilities a child needs to set itself up."""
+    readable = [*containment._readable_paths(), *options["readable"]]
+    scratch = options["scratch"]
+    cgroup_dirs = [p for p in options["cgroups"].split(",") if p]
+    parents = sorted({os.path.dirname(p[:i]) for p in [*readable, scratch]
+                      for i in range(1, len(p) + 1) if p[i:i + 1] in ("/", "")} - {"", "/", "/tmp"})
+    return [
+        containment.shutil.which("bwrap"), *containment._namespaces(), "--die-with-parent",
+        *[arg for cap in CAPABILITIES for arg in ("--cap-add", cap)],
+        *containment._bind_args(containment.SYSTEM_DIRS, "--ro-bind-try"),
+        "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+        *[arg for d in parents for arg in ("--perms", "0755", "--dir", d)],
+        *containment._bind_args(readable, "--ro-bind"),
+        "--bind", scratch, scratch,
+        *containment._bind_args(cgroup_dirs, "--bind"),
+        "--chdir", "/", "--", *argv,
+    ]
+
+
+class _ForkedProcess:
+    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by a zygote."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, zygote, pid):
+        self.zygote, self.pid, self.returncode = zygote, pid, None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                self.returncode = self.zygote.ask(op="poll", pid=self.pid)["status"]
+            except (RuntimeError, OSError, ValueError):
+                self.returncode = -signal.SIGKILL  # the zygote is gone, and its kernels with it
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("forked kernel", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def send_signal(self, signum):
+        if self.returncode is None:
+            try:
+                self.zygote.ask(op="signal", pid=self.pid, signal=int(signum))
+            except (RuntimeError, OSError, ValueError):
+                pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGKILL)  # the kernel's state is thrown away in any case
+
+
+def _launcher_options(kernel_cmd):
+    """The launcher's options (limits, scratch, cgroups...) from the kernelspec's command."""
+    at = kernel_cmd.index("autograder.containment") + 1
+    end = kernel_cmd.index("--", at)
+    args = containment.parser().parse_args(kernel_cmd[at:end])
+    return {"cpu": args.cpu, "memory": args.memory, "file": args.file, "processes": args.processes,
+            "tmp": args.tmp, "workdir": args.workdir, "cgroups": args.cgroups, "scratch": args.scratch,
+            "readable": args.readable, "sandbox": args.sandbox,
+            "trusted": os.environ.get("AUTOGRADER_TRUSTED_MODULES", "")}
+
+
+class QuickClient(AsyncKernelClient):
+    """A kernel client that is ready as soon as the kernel answers on shell and IOPub.
+
+    jupyter_client's own waits until IOPub has been quiet for 0.2 s after the first reply; the
+    notebook client reads only the messages that answer its own requests, so that wait is not
+    needed.
+    """
+
+    async def wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+        while True:
+            msg_id = self.kernel_info()
+            got_reply = got_status = False
+            step_end = time.monotonic() + 1.0
+            while time.monotonic() < step_end and not (got_reply and got_status):
+                if not got_reply and await self.shell_channel.msg_ready():
+                    msg = await self.shell_channel.get_msg(timeout=0)
+                    if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "kernel_info_reply":
+                        got_reply = True
+                        self._handle_kernel_info_reply(msg)
+                    continue
+                if not got_status and await self.iopub_channel.msg_ready():
+                    msg = await self.iopub_channel.get_msg(timeout=0)
+                    got_status = msg["parent_header"].get("msg_id") == msg_id
+                    continue
+                await asyncio.sleep(0.002)
+            if got_reply and got_status:
+                return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+
+class ForkedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels the zygote forks (the kernelspec's launcher is not run)."""
+
+    client_class = DottedObjectName("autograder.zygote.QuickClient", config=True)
+    client_factory = Type(klass="autograder.zygote.QuickClient", config=True)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        options = _launcher_options(kernel_cmd)
+        workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
+        if (not usable(options["sandbox"] == "on") or not workdir.startswith(options["scratch"] + os.sep)
+                or _key(options) in _failed):
+            # the zygote sees the run's scratch folder only: a working directory elsewhere (never
+            # the grader's, see autograder.execution) gets a kernel started by the launcher
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        env = dict(kw.get("env") or os.environ)
+        uid = (int(env.get(containment.UID_VARIABLE) or containment.kernel_uid(os.getpid())),) * 2
+        request = {"op": "start", "workdir": workdir, "uid": list(uid),
+                   "cgroup": env.get(containment.CGROUP_VARIABLE) or "",
+                   "env": {k: v for k, v in env.items() if k.startswith(containment.PASSED_ENV)
+                           and k not in (containment.UID_VARIABLE, containment.CGROUP_VARIABLE)}}
+        for attempt in (1, 2):  # a zygote that ended is started again, once
+            try:
+                zygote = zygote_for(options)
+                if "private" not in request:
+                    request["private"], request["connection_file"] = containment._private_connection_file(
+                        self.connection_file, options["scratch"], uid)
+                answer = zygote.ask(**request)
+                break
+            except (RuntimeError, OSError):
+                if attempt == 2:
+                    # no zygote here (bubblewrap refuses its capabilities, say): this run's
+                    # kernels start through the launcher, with the same sandbox and limits
+                    _failed.add(_key(options))
+                    return await super()._async_launch_kernel(kernel_cmd, **kw)
+        _forked[0] += 1
+        provisioner = self.provisioner
+        provisioner.process = _ForkedProcess(zygote, answer["pid"])
+        provisioner.pid, provisioner.pgid = answer["pid"], None
+        self._reconcile_connection_info(provisioner.connection_info)
+
+    async def _async_shutdown_kernel(self, now=False, restart=False):
+        """Kill the kernel at once: its state is thrown away. No shutdown request and no interrupt
+        message (jupyter_client sends one first; unsent to a dead kernel, it holds the socket
+        context's 0.1 s linger)."""
+        if not self.owns_kernel:
+            return
+        self.shutting_down = True
+        self.stop_restarter()
+        await self._async_kill_kernel(restart=restart)
+        await self._async_cleanup_resources(restart=restart)
+
+    shutdown_kernel = run_sync(_async_shutdown_kernel)
+
+
+# --- the zygote's side ---------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(),
+                       ctypes.c_ulong(flags), data and data.encode()), f"mount {target}")
+
+
+def _tmpfs(target, mb, mode):
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={mb * 2**20},mode={mode}")
+
+
+def _contain(request, options):
+    """In the forked child (root, with the zygote's capabilities): the kernel's own mounts.
+
+    The private folder and the data files are first bound to a staging tmpfs under /dev, then
+    /tmp (and the scratch folder, if it is elsewhere) is covered by a fresh tmpfs, and they are
+    moved back to their paths in it; the working directory gets a fresh tmpfs of its own.
+    """
+    private, workdir, scratch = request["private"], request["workdir"], options["scratch"]
+    data = containment._data_files(workdir)
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    stage = "/dev/.stage"
+    os.mkdir(stage, 0o700)
+    _tmpfs(stage, 1, "0700")
+    os.mkdir(f"{stage}/private")
+    _mount(private, f"{stage}/private", None, MS_BIND)
+    for name in data:
+        open(f"{stage}/data-{name}", "w").close()
+        _mount(os.path.join(workdir, name), f"{stage}/data-{name}", None, MS_BIND)
+    _tmpfs("/tmp", options["tmp"], "1777")
+    covered = os.path.isdir(scratch)  # not under /tmp: cover it too
+    if covered:
+        _tmpfs(scratch, 1, "0711")  # the other kernels' folders disappear
+    for path in (private, workdir):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    _mount(f"{stage}/private", private, None, MS_MOVE)
+    _tmpfs(workdir, options["workdir"], "1777")
+    for name in data:
+        target = os.path.join(workdir, name)
+        open(target, "w").close()
+        _mount(f"{stage}/data-{name}", target, None, MS_MOVE)
+        _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _check(_libc.umount2(stage.encode(), MNT_DETACH), "umount the staging folder")
+    os.rmdir(stage)
+    if covered:
+        _mount("tmpfs", scratch, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+               "size=1048576,mode=0711")
+    for path in [p for p in options["cgroups"].split(",") if p]:
+        _libc.umount2(path.encode(), MNT_DETACH)
+
+
+def _wait_for(pid):
+    """Wait for ``pid``, reaping any other child; its exit code (128 + signal when killed)."""
+    while True:
+        try:
+            done, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 1
+        if done == pid:
+            return os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _child(request, options):
+    """The forked child: contain, then become the grading kernel. Never returns."""
+    code = 1
+    try:
+        _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.setsid()
+        sandbox = options["sandbox"] == "on"
+        uid, gid = request["uid"]
+        if options["cgroups"] and request["cgroup"]:
+            cgroups.join(options["cgroups"], request["cgroup"], options["memory"], options["processes"])
+        if sandbox:
+            _contain(request, options)
+            init = os.fork()  # process 1 of the new namespace: reaps, as bubblewrap's init does
+            if init:
+                os._exit(_wait_for(init))
+            _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            kernel = os.fork()
+            if kernel:
+                containment._drop_privileges(uid, gid)
+                os._exit(_wait_for(kernel))
+        _become_kernel(request, options, uid, gid)
+    except BaseException as exc:  # noqa: BLE001 (a child never returns into the zygote's loop)
+        try:
+            os.write(2, f"zygote child: {type(exc).__name__}: {exc}\n".encode())
+        except OSError:
+            pass
+        try:
+            with open(os.path.join(request["private"], "kernel.log"), "a") as log:
+                log.write(f"zygote child: {type(exc).__name__}: {exc}\n")
+        except OSError:
+            pass
+        code = 1
+    os._exit(code)
+
+
+KERNEL_PROCESS_NAME = b"grading-kernel"  # a forked kernel's name (its command line is the zygote's)
+PR_SET_NAME = 15
+
+
+def _become_kernel(request, options, uid, gid):
+    sandbox = options["sandbox"] == "on"
+    private, workdir = request["private"], request["workdir"]
+    _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(KERNEL_PROCESS_NAME), 0, 0, 0)
+    if not sandbox:
+        os.chown(workdir, uid, gid)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.environ.update(containment.KERNEL_ENV)
+    if sandbox:
+        os.environ.update(HOME="/tmp", MPLCONFIGDIR="/tmp/matplotlib", IPYTHONDIR="/tmp/ipython",
+                          USER="student", LOGNAME="student")
+    else:
+        os.environ.update(HOME=private, IPYTHONDIR=os.path.join(private, "ipython"),
+                          MPLCONFIGDIR=os.path.join(private, "matplotlib"), USER="student", LOGNAME="student")
+    os.environ.pop("JPY_PARENT_PID", None)
+    os.environ["PWD"] = workdir
+    log = os.open(os.path.join(private, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchown(log, uid, gid)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    sys.stdin, sys.stdout, sys.stderr = (open(0, "r", closefd=False), open(1, "w", closefd=False),
+                                         open(2, "w", closefd=False))
+    os.chdir(workdir)
+    containment._set_limits(options["cpu"], options["memory"], options["file"], options["processes"])
+    containment._drop_privileges(uid, gid)
+    sys.path[0:0] = [workdir]  # as ``python -m autograder.kernel`` run in the working directory
+    sys.argv = [os.path.join(os.path.dirname(__file__), "kernel.py"), "-f", request["connection_file"]]
+    from ipykernel.kernelapp import IPKernelApp
+
+    from .kernel import GradingKernel
+
+    IPKernelApp.launch_instance(argv=["-f", request["connection_file"]], kernel_class=GradingKernel)
+    os._exit(0)
+
+
+# what every kernel imports while it starts (measured: ipykernel 7, IPython 9), imported once
+PREIMPORTED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+               "ipykernel.comm", "IPython.core.completerlib", "IPython.core.debugger",
+               "IPython.core.oinspect", "sqlite3", "tornado.gen", "tornado.locks", "tornado.queues",
+               "pdb", "pydoc", "faulthandler", "numpy", "autograder.kernel")
+
+
+def _note(text):
+    """A line on the zygote's stderr ($AUTOGRADER_ZYGOTE_LOG, else nowhere)."""
+    try:
+        os.write(2, f"{text}\n".encode())
+    except OSError:
+        pass
+
+
+def serve(options):
+    """The zygote's loop: import once, then fork a kernel per request (JSON lines on stdin/stdout)."""
+    import importlib
+
+    _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _note(f"zygote {os.getpid()} started")
+    for name in [*PREIMPORTED, *[n for n in options["trusted"].split(",") if n]]:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (the kernel fails on it the same way, in a cell)
+            pass
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a library's print never reaches the pipe
+    children = {}  # pid -> exit code (None while running)
+
+    def reap():
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            children[pid] = os.waitstatus_to_exitcode(status)
+
+    def answer(**reply):
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+    answer(ready=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        reap()
+        op = request.get("op")
+        if op == "start":
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                answer(error=str(exc))
+                continue
+            if pid == 0:
+                out.close()
+                _child(request, options)
+            children[pid] = None
+            answer(pid=pid)
+            _note(f"kernel {pid} forked")
+        elif op == "poll":
+            status = children.get(request["pid"], -signal.SIGKILL)
+            if status is not None:
+                children.pop(request["pid"], None)
+            answer(status=status)
+        elif op in ("signal", "killall"):
+            pids = [request["pid"]] if op == "signal" else [p for p, s in children.items() if s is None]
+            signum = request.get("signal", signal.SIGKILL)
+            for pid in pids:
+                if children.get(pid, 0) is None:
+                    try:
+                        os.kill(pid, signum)
+                    except ProcessLookupError:
+                        pass
+                    if signum == signal.SIGKILL:  # gone at once: the next poll says so
+                        children[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            answer(done=True)
+        else:
+            answer(error=f"unknown request {op!r}")
+
+
+if __name__ == "__main__":
+    serve(json.loads(sys.argv[1]))
