@@ -188,7 +188,8 @@ def _die_with_parent():
 
 
 def zygote_sandbox_argv(argv, options):
-    """bubblewrap around the zygote: as the classic sandbox, plus the run's scratch folder and
+    """bubblewrap around the zygote: as the classic sandbox (rnn_ref and the checks covered when
+    ``options["hide"]``, so the zygote never imports them), plus the run's scratch folder and
     cgroups (each child hides them again) and the capabilities a child needs to set itself up."""
     readable = [*containment._readable_paths(), *options["readable"]]
     scratch = options["scratch"]
@@ -202,6 +203,8 @@ def zygote_sandbox_argv(argv, options):
         "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
         *[arg for d in parents for arg in ("--perms", "0755", "--dir", d)],
         *containment._bind_args(readable, "--ro-bind"),
+        *[arg for d in (containment._hidden_paths() if options.get("hide") else ())
+          for arg in ("--perms", "0555", *containment._size_args(1), "--tmpfs", d)],
         "--bind", scratch, scratch,
         *containment._bind_args(cgroup_dirs, "--bind"),
         "--chdir", "/", "--", *argv,
@@ -254,7 +257,10 @@ def _launcher_options(kernel_cmd):
     return {"cpu": args.cpu, "memory": args.memory, "file": args.file, "processes": args.processes,
             "tmp": args.tmp, "workdir": args.workdir, "cgroups": args.cgroups, "scratch": args.scratch,
             "readable": args.readable, "sandbox": args.sandbox,
-            "trusted": os.environ.get("AUTOGRADER_TRUSTED_MODULES", "")}
+            "trusted": os.environ.get("AUTOGRADER_TRUSTED_MODULES", ""),
+            # the kernels of most assignments see neither rnn_ref nor the checks (autograder.channel);
+            # a run whose tests run in the kernel (a7) says "" and gets a zygote of its own
+            "hide": os.environ.get(containment.HIDE_VARIABLE, "1") == "1"}
 
 
 class QuickClient(AsyncKernelClient):
@@ -298,14 +304,14 @@ class ForkedKernelManager(AsyncKernelManager):
     client_factory = Type(klass="autograder.zygote.QuickClient", config=True)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        options = _launcher_options(kernel_cmd)
+        env = dict(kw.get("env") or os.environ)
+        options = {**_launcher_options(kernel_cmd), "hide": env.get(containment.HIDE_VARIABLE) == "1"}
         workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
         if (not usable(options["sandbox"] == "on") or not workdir.startswith(options["scratch"] + os.sep)
                 or _key(options) in _failed):
             # the zygote sees the run's scratch folder only: a working directory elsewhere (never
             # the grader's, see autograder.execution) gets a kernel started by the launcher
             return await super()._async_launch_kernel(kernel_cmd, **kw)
-        env = dict(kw.get("env") or os.environ)
         uid = (int(env.get(containment.UID_VARIABLE) or containment.kernel_uid(os.getpid())),) * 2
         request = {"op": "start", "workdir": workdir, "uid": list(uid),
                    "cgroup": env.get(containment.CGROUP_VARIABLE) or "",

@@ -110,6 +110,7 @@ def test_errors_show_the_students_frames_only(graded):
 def test_the_check_modules_and_rnn_ref_are_not_in_the_sandbox(graded):
     text = _text(_cells(graded, "snoop_check_source")["answer_state_output"])
     assert "files seen 0" in text, text[-2000:]
+    assert "modules loaded []" in text, text[-2000:]  # nor in memory (a forked kernel's parent)
     assert "import refused autograder.checks" in text and "import refused rnn_ref" in text
     assert "SOURCE" not in text and "IMPORTED" not in text
     feedback = (graded["out"] / "feedback" / "snoop_check_source.html").read_text(encoding="utf-8")
