@@ -4,8 +4,9 @@ Starting a grading kernel the classic way (autograder.containment's launcher) co
 start-ups, bubblewrap, and the imports of ipykernel, numpy and the checks: most of a second per
 submission, before any of the student's code runs. Here each grading process starts one
 **zygote** per run: a Python process inside bubblewrap (the same namespaces, read-only system
-and Python folders, no network) that has imported ipykernel, numpy and the assignment's checks
-and then never runs anything else. For every notebook it forks a child, which
+and Python folders, no network; rnn_ref and the checks covered unless the assignment's tests run
+in the kernel) that has imported ipykernel, numpy and what the notebook's locked and test cells
+import (what the sandbox shows of it) and then never runs anything else. For every notebook it forks a child, which
 
 1. joins a cgroup of its own (memory and pids limits, autograder.cgroups) while still root;
 2. makes its own mount and process namespaces: a fresh size-capped tmpfs on ``/tmp``, a tmpfs
