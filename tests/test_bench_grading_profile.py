@@ -71,4 +71,4 @@ def test_a_profiled_class_times_every_part_of_grading(tmp_path):
     # every timed part is in a row of the printed table, and the parts add up to the grade call
     shown = {p for _, paths, _ in ROWS for p in paths}
     assert {p for p in parts if parts[p] > 0} <= shown, set(parts) - shown
-    assert sum(parts.values()) == pytest.approx(run["wall"], rel=1e-6)
+    assert sum(parts.values()) == pytest.approx(run["wall"], rel=1e-6, abs=1e-4)  # each timer reads the clock on its own
