@@ -188,11 +188,16 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def _readable(options):
+    """The folders a kernel reads (Python, its packages, the course's packages), as the launcher's."""
+    return [*containment._readable_paths(), *options["readable"]]
+
+
 def zygote_sandbox_argv(argv, options):
     """bubblewrap around the zygote: as the classic sandbox (rnn_ref and the checks covered when
     ``options["hide"]``, so the zygote never imports them), plus the run's scratch folder and
     cgroups (each child hides them again) and the capabilities a child needs to set itself up."""
-    readable = [*containment._readable_paths(), *options["readable"]]
+    readable = _readable(options)
     scratch = options["scratch"]
     cgroup_dirs = [p for p in options["cgroups"].split(",") if p]
     parents = sorted({os.path.dirname(p[:i]) for p in [*readable, scratch]
@@ -375,12 +380,14 @@ def _tmpfs(target, mb, mode):
 def _contain(request, options):
     """In the forked child (root, with the zygote's capabilities): the kernel's own mounts.
 
-    The private folder and the data files are first bound to a staging tmpfs under /dev, then
-    /tmp (and the scratch folder, if it is elsewhere) is covered by a fresh tmpfs, and they are
-    moved back to their paths in it; the working directory gets a fresh tmpfs of its own.
+    The private folder, the data files and the readable folders under /tmp (a course checked out
+    there: its Python and packages) are first bound to a staging tmpfs under /dev, then /tmp (and
+    the scratch folder, if it is elsewhere) is covered by a fresh tmpfs, and they are moved back
+    to their paths in it; the working directory gets a fresh tmpfs of its own.
     """
     private, workdir, scratch = request["private"], request["workdir"], options["scratch"]
     data = containment._data_files(workdir)
+    under_tmp = [p for p in _readable(options) if p.startswith("/tmp/") and os.path.isdir(p)]
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     stage = "/dev/.stage"
@@ -391,7 +398,13 @@ def _contain(request, options):
     for name in data:
         open(f"{stage}/data-{name}", "w").close()
         _mount(os.path.join(workdir, name), f"{stage}/data-{name}", None, MS_BIND)
+    for k, path in enumerate(under_tmp):  # with what covers them (rnn_ref, the checks)
+        os.mkdir(f"{stage}/read-{k}")
+        _mount(path, f"{stage}/read-{k}", None, MS_BIND | MS_REC)
     _tmpfs("/tmp", options["tmp"], "1777")
+    for k, path in enumerate(under_tmp):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"{stage}/read-{k}", path, None, MS_MOVE)
     covered = os.path.isdir(scratch)  # not under /tmp: cover it too
     if covered:
         _tmpfs(scratch, 1, "0711")  # the other kernels' folders disappear
