@@ -89,7 +89,7 @@ for pid in pids:
 }
 
 
-def run_notebook(cells, limits=LIMITS, sandbox="auto", cell_timeout=4, workdir=None, start="launcher"):
+def run_notebook(cells, limits=LIMITS, sandbox="auto", cell_timeout=4, workdir=None, start="launcher", readable=()):
     """Execute code cells in the contained kernel; return (notebook, containment message).
 
     start: "launcher" (the kernelspec's command) or "zygote" (forked, autograder.zygote); a list
@@ -97,7 +97,7 @@ def run_notebook(cells, limits=LIMITS, sandbox="auto", cell_timeout=4, workdir=N
     """
     notebooks = [nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in group])
                  for group in (cells if cells and isinstance(cells[0], list) else [cells])]
-    with grading_kernel(limits, sandbox=sandbox, cell_timeout=cell_timeout) as (config, message):
+    with grading_kernel(limits, sandbox=sandbox, cell_timeout=cell_timeout, readable=readable) as (config, message):
         for nb in notebooks:
             nb.metadata["kernelspec"] = {"name": "python3", "display_name": "ignored", "language": "python"}
             # a forked kernel's working directory is in the run's scratch folder, as the grader
@@ -239,6 +239,22 @@ def test_nothing_of_one_forked_kernel_reaches_the_next(tmp_path):
     assert zygote.forked_kernels() - before == 2
     assert cell_text(one.cells[0]).strip() == "planted"
     assert cell_text(two.cells[0]).strip() == "3.141592653589793 False False False False [] False"
+
+
+@FORKED
+@pytest.mark.parametrize("start", ["launcher", "zygote"])
+def test_a_kernel_reads_what_is_readable_under_tmp_over_its_fresh_tmp(tmp_path, start):
+    """A course checked out under /tmp (a CI runner may): the forked kernel's fresh /tmp must not
+    hide its Python and packages. Here a readable folder under pytest's /tmp holds a module."""
+    (tmp_path / "module_under_tmp.py").write_text("VALUE = 42\n")
+    tmp_path.chmod(0o755)  # pytest's folders are the grader's alone; a checkout is readable by all
+    nb, _ = run_notebook([f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport module_under_tmp\n"
+                          "print('value', module_under_tmp.VALUE)",
+                          "import os\nprint('tmp holds', sorted(os.listdir('/tmp')))"],
+                         start=start, readable=[str(tmp_path)], workdir=tempfile.mkdtemp())
+    assert "value 42" in cell_text(nb.cells[0]), cell_text(nb.cells[0])
+    # and /tmp is still the kernel's own: nothing in it but the way to that folder
+    assert f"tmp holds [{tmp_path.parts[2]!r}]" in cell_text(nb.cells[1]), cell_text(nb.cells[1])
 
 
 @FORKED
