@@ -47,7 +47,6 @@ _default_rng = np.random.default_rng
 _float64 = np.float64
 _may_share_memory = np.may_share_memory
 _shares_memory = np.shares_memory
-_isclose = np.isclose
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
