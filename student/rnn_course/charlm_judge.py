@@ -9,20 +9,26 @@ generator state gives the same draws, different states different draws), and whe
 training loop calls the student's own ``train_step`` the right way (follow-through: a loop that
 is right given a wrong ``train_step`` earns its points, with a message saying so).
 
-The model, optimizer and generator are updated in place by the student's code, so unlike
-:func:`rnn_course.judge.call_student` nothing is copied; :func:`call` observes the call (warnings,
-the reference implementation used, returned values that alias an input: ``Call.aliased``).
+The model, optimizer and generator are updated in place by the student's code, so each judge is
+split in two (:mod:`rnn_course.experiment`): an *experiment* (the ``_experiment_*`` functions,
+listed in :data:`EXPERIMENTS`) builds them from the test's inputs, calls the student's functions
+and returns what it observed as data: losses, parameters as arrays, the returned values, the
+calls the loop made (an exception of the student's code is returned too, so that the verdict
+meets it in order). It never sees an expected value. The *verdict* (the judge itself) compares
+that data with the expected values and writes every message. In the grader the experiment runs
+in the student's kernel and the verdict in the grader; in the student's notebook both run there.
 """
 
 import contextlib
 import inspect
+import io
 import sys
 import warnings
 
 import numpy as np
 import torch
 
-from . import judge
+from . import experiment, judge
 from .charmodel import CharLM
 from .judge import CheckFailed, ForbiddenShortcut
 
@@ -154,6 +160,30 @@ def _close(a, b, tol=1e-6):
     return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol * (1 + np.abs(b))))
 
 
+def _run(name, functions, **data):
+    """Experiment ``name`` of this module where the student's functions live (rnn_course.experiment)."""
+    return experiment.run(__name__, name, functions, data)
+
+
+def _printed(run, limit=200_000):
+    """Call ``run()`` with stdout captured: (its result or the exception it raised, the text).
+
+    An experiment that runs several steps keeps each step's output, so that the verdict shows it
+    only for the steps it reaches (as if it had stopped the experiment there)."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            value = run()
+    except Exception as exc:  # noqa: BLE001 (the student's error, met by the verdict in order)
+        value = exc
+    return value, buffer.getvalue()[:limit]
+
+
+def _reraise(error):
+    """Raise an exception the experiment met (the student's own, or a check's message)."""
+    raise error
+
+
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: batches.
 
@@ -165,16 +195,17 @@ def batches(make_batches, *, ids, batch_size, seq_len, inputs, targets, input_va
     the state it was given (``Call.aliased``)."""
     B, T, L = batch_size, seq_len, len(ids)
     n, K = (L - 1) // B, len(inputs)
-    try:
-        value = call(make_batches, np.array(ids), B, T).value
-    except RuntimeError as exc:
+    found = _run("batches", (make_batches,), ids=np.asarray(ids), batch_size=B, seq_len=T)
+    if "error" in found:
+        exc = found["error"]
         if "shape" in str(exc) or "size" in str(exc):
             raise CheckFailed(
                 f"`make_batches` raised RuntimeError: {exc}. With L = {L} ids and B = {B}, each stream holds "
                 f"n = (L - 1) // B = {n} inputs: the targets are one id ahead, so the last stream's last "
                 f"target needs the id after n * B, and n = L // B (without the - 1) runs out of ids when L "
                 f"is a multiple of B.") from None
-        raise
+        _reraise(exc)
+    value = found["value"]
     if not isinstance(value, (list, tuple)) or not all(isinstance(b, (list, tuple)) and len(b) == 2 for b in value):
         raise CheckFailed("`make_batches` should return a list of (inputs, targets) pairs.")
     for pair in value:
@@ -203,6 +234,14 @@ def batches(make_batches, *, ids, batch_size, seq_len, inputs, targets, input_va
     judge.assert_close("targets", got_y, targets, axes=axes, variants=dict(target_variants))
 
 
+def _experiment_batches(make_batches, *, ids, batch_size, seq_len):
+    """{"value": what make_batches(ids, batch_size, seq_len) returned} or {"error": its RuntimeError}."""
+    try:
+        return {"value": call(make_batches, np.array(ids), batch_size, seq_len).value}
+    except RuntimeError as exc:
+        return {"error": exc}
+
+
 # ---------------------------------------------------------------------------------------------
 # Exercise 2: one training step.
 
@@ -228,22 +267,23 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
     """Steps of the student's train_step on a float64 CharLM (SGD with learning rate ``lr``), the
     state carried: each loss, the parameters after each step, the returned state (detached, the
     model's new one)."""
-    model = _model(config, init)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    state = _tensor(state0)
-    for k, (x, y) in enumerate(batches):
+    found = _run("train_step", (train_step_fn,), config=config, init=init, lr=lr, max_norm=max_norm,
+                 batches=batches, state0=state0)
+    before = found["start"]
+    for k, (x, _) in enumerate(batches):
         step = f"step {k + 1}"
-        before = _params(model)
-        x, y = _sliced(x), _sliced(y)
-        try:
-            c = call(train_step_fn, model, optimizer, x, y, state, max_norm, outputs=("loss", "state"))
-        except RuntimeError as exc:
-            if "view size is not compatible" in str(exc):
-                raise CheckFailed(f"`train_step` raised RuntimeError: {str(exc).split('.')[0]}: {VIEW}.") from None
-            raise
-        if not isinstance(c.value, tuple) or len(c.value) != 2:
+        if k >= len(found["steps"]):
+            break
+        s = found["steps"][k]
+        print(s["printed"], end="")
+        if "error" in s:
+            if s["runtime"] and "view size is not compatible" in str(s["error"]):
+                raise CheckFailed(f"`train_step` raised RuntimeError: {str(s['error']).split('.')[0]}: {VIEW}.") from None
+            _reraise(s["error"])
+        value, after = s["value"], s["params"]
+        if not isinstance(value, tuple) or len(value) != 2:
             raise CheckFailed("`train_step` should return (loss, state).")
-        loss, new_state = c.value
+        loss, new_state = value
         if isinstance(loss, torch.Tensor):
             raise CheckFailed("`train_step` returned the loss as a torch tensor; return loss.item(), a Python "
                               "float: a tensor keeps the graph of its batch alive, and the training loop "
@@ -254,14 +294,14 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
             raise CheckFailed(f"The loss returned by `train_step` should be a number (loss.item()), got {loss!r:.60}.") from None
         if isinstance(new_state, torch.Tensor) and new_state.requires_grad:
             raise CheckFailed(f"The state returned by `train_step` is still attached to the graph of its batch: {DETACH}.")
-        if any(label == "state" for label, _ in c.aliased):
+        if "state" in s["aliased"]:
             raise CheckFailed("The state returned by `train_step` is the `state` it was given (or a view of it), "
                               "not the model's new state: return the state that model(inputs, state) returns, "
                               "detached, so that the next batch continues from the end of this one.")
         if not isinstance(new_state, torch.Tensor):
             raise CheckFailed(f"`train_step` returned the state {type(new_state).__name__}; return the model's new "
                               "state (the second value of model(inputs, state)), detached.")
-        finite = np.isfinite(loss) and np.all(np.isfinite(_params(model)))
+        finite = np.isfinite(loss) and np.all(np.isfinite(after))
         if not finite:
             what = f"the loss {loss}" if not np.isfinite(loss) else "parameters with NaN or infinity"
             raise CheckFailed(
@@ -277,10 +317,9 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
             raise CheckFailed(
                 (f"Your loss matches {named[0]}. " if named else "")
                 + f"`train_step` returned the loss {loss:.6g} at {step}; expected {expected:.6g}, the mean "
-                f"cross-entropy of the batch before the update." + _loss_hint(loss, expected, *x.shape))
-        after = _params(model)
+                f"cross-entropy of the batch before the update." + _loss_hint(loss, expected, *np.shape(x)))
         if _close(after, params[k]):
-            state = new_state
+            before = after
             continue
         if _close(after, before, 1e-12):
             raise CheckFailed(f"The model's parameters did not change at {step}: the optimizer's step saw zero "
@@ -290,51 +329,76 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
         variants = dict(param_variants)
         clip = ("a step without gradient clipping: call clip_grad_norm_(model.parameters(), max_norm) after "
                 "backward() and before optimizer.step()")
-        if clip in variants and _close(after, variants[clip][k]) and _grad_norm(model) <= max_norm * (1 + 1e-6):
+        if clip in variants and _close(after, variants[clip][k]) and s["grad_norm"] <= max_norm * (1 + 1e-6):
             raise CheckFailed("Your parameters match a step that clips the gradients after optimizer.step(): the "
                               "step already used the unclipped gradients. Call clip_grad_norm_(model.parameters(), "
                               "max_norm) between loss.backward() and optimizer.step().")
         judge.assert_close(f"the model's parameters after {step}", after, params[k], atol=1e-6,
                            variants={d: v[k] for d, v in variants.items()})
-        state = new_state
+        before = after
+
+
+def _experiment_train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0):
+    """The student's train_step on a float64 CharLM built from ``config`` and ``init`` (SGD, learning
+    rate ``lr``), one step per batch from ``state0``, the returned state carried. Returns the
+    parameters at the start and, per step, what it printed, what it returned, which returned items
+    are an input (``aliased``), the parameters and the gradients' norm after it, or the exception
+    it raised (``runtime``: a RuntimeError); the steps stop after one that raised or returned no
+    state tensor."""
+    model = _model(config, init)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    state, steps = _tensor(state0), []
+    found = {"start": _params(model), "steps": steps}
+    for x, y in batches:
+        x, y = _sliced(x), _sliced(y)
+        c, printed = _printed(lambda: call(train_step_fn, model, optimizer, x, y, state, max_norm,
+                                           outputs=("loss", "state")))
+        if isinstance(c, Exception):
+            steps.append({"printed": printed, "error": c, "runtime": isinstance(c, RuntimeError)})
+            break
+        steps.append({"printed": printed, "value": c.value, "aliased": [label for label, _ in c.aliased],
+                      "params": _params(model), "grad_norm": _grad_norm(model)})
+        if not (isinstance(c.value, tuple) and len(c.value) == 2 and isinstance(c.value[1], torch.Tensor)):
+            break
+        state = c.value[1]
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 3: the training loop (follow-through on the student's train_step).
 
-class _Observed:
-    """Stands for train_step while the student's train runs: records every call, the model's
-    parameters before and after it, and an exception raised inside it."""
+def _observed(fn, model, record):
+    """A function that stands for train_step while the student's train runs: it calls ``fn`` and
+    records each call in ``record`` (a dict: ``calls``, ``params`` before and after each call, the
+    ``error`` raised inside it as (call number, exception)). A plain function, so that the student's
+    loop reaches its records only through the attributes the tamper scan refuses."""
+    record.update(calls=[], params=[], error=None)
 
-    def __init__(self, fn, model):
-        self.fn, self.model, self.calls, self.params, self.error = fn, model, [], [], None
-        self.__name__ = getattr(fn, "__name__", "train_step")
-        self.__wrapped__ = fn
-
-    def __call__(self, *args, **kwargs):
-        before = _params(self.model)
+    def train_step(*args, **kwargs):
+        before = _params(model)
         try:
-            value = self.fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
         except Exception as exc:
-            self.error = (len(self.calls), exc)
+            record["error"] = (len(record["calls"]), exc)
             raise
-        self.calls.append((args, kwargs, value))
-        self.params.append((before, _params(self.model)))
+        record["calls"].append((args, kwargs, value))
+        record["params"].append((before, _params(model)))
         return value
 
+    train_step.__name__ = train_step.__qualname__ = getattr(fn, "__name__", "train_step")
+    return train_step
 
-class _StandIn:
+
+def _stand_in(shape):
     """A train_step that judges the loop alone: it changes nothing and returns the loss 0.5 + k and a
     state tensor filled with k + 1, marking the call k that returned it."""
+    count = [0]
 
-    __name__ = "train_step"
+    def train_step(*args, **kwargs):
+        count[0] += 1
+        return 0.5 + count[0] - 1, torch.full(shape, float(count[0]), dtype=torch.float64)
 
-    def __init__(self, shape):
-        self.shape, self.count = shape, 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-        return 0.5 + self.count - 1, torch.full(self.shape, float(self.count), dtype=torch.float64)
+    return train_step
 
 
 @contextlib.contextmanager
@@ -366,71 +430,102 @@ def _same_tensor(a, b):
     return False
 
 
-def _outside_changes(observed, start, model):
+def _loop_record(record, model, batches):
+    """The calls of train_step in ``record`` (see :func:`_observed`) as data: per call, whether it
+    trained the given ``model``, which optimizer (0 for the first object, 1 for the next new
+    one...), the indices of the ``batches`` its inputs and targets equal, whether its state was
+    None or the state the previous call returned, its max_norm and the loss it returned; the first
+    optimizer (its type, learning rates, whether it holds exactly the model's parameters); the
+    parameters before and after each call, and at the end."""
+    calls, optimizers, found = record["calls"], [], []
+    for i, (args, kwargs, value) in enumerate(calls):
+        b = _step_args(args, kwargs)
+        optimizer = b.get("optimizer")
+        index = next((j for j, o in enumerate(optimizers) if o is optimizer), None)
+        if index is None:
+            optimizers.append(optimizer)
+            index = len(optimizers) - 1
+        before = calls[i - 1][2] if i else None
+        previous = before[1] if isinstance(before, tuple) and len(before) > 1 else None
+        found.append({"model": b.get("model") is model, "optimizer": index,
+                      "batches": [k for k, (x, y) in enumerate(batches)
+                                  if _same_tensor(b.get("inputs"), x) and _same_tensor(b.get("targets"), y)],
+                      "state_none": b.get("state") is None, "state_follows": _same_tensor(b.get("state"), previous),
+                      "max_norm": b.get("max_norm", np.nan),
+                      "loss": value[0] if isinstance(value, tuple) and value else None})
+    first = _step_args(calls[0][0], calls[0][1]).get("optimizer") if calls else None
+    described = None
+    if first is not None:
+        groups = getattr(first, "param_groups", [])
+        described = {"kind": type(first).__name__, "lr": [g.get("lr") for g in groups],
+                     "owns_model": {id(p) for g in groups for p in g["params"]} == {id(p) for p in model.parameters()}}
+    return {"calls": found, "optimizer": described, "params": [list(p) for p in record["params"]],
+            "end": _params(model)}
+
+
+def _outside_changes(loop, start):
     """[a problem] when the loop changed the model's parameters between its calls of train_step."""
-    ends = [start] + [after for _, after in observed.params]
-    for i, (before, _) in enumerate(observed.params):
+    ends = [start] + [after for _, after in loop["params"]]
+    for i, (before, _) in enumerate(loop["params"]):
         if not _close(before, ends[i], 0):
             return [f"it changed the model's parameters outside train_step (before step {i}): every update "
                     "belongs inside train_step"]
-    if observed.params and not _close(_params(model), ends[-1], 0):
+    if loop["params"] and not _close(loop["end"], ends[-1], 0):
         return ["it changed the model's parameters after its last train_step"]
     return []
 
 
-def _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned):
-    """What the loop did wrong, judged from its calls of train_step alone: [] when it ran
-    ``steps`` steps over the batches in order, with one Adam optimizer of learning rate ``lr``,
-    the state carried from each batch to the next and None when the batches start again,
-    ``max_norm`` passed on, and the losses of the calls returned."""
-    problems, K, calls = _outside_changes(observed, start, model), len(batches), observed.calls
+def _loop_problems(loop, start, K, steps, lr, max_norm, returned):
+    """What the loop did wrong, judged from its calls of train_step alone (``loop``, see
+    :func:`_loop_record`; ``K`` batches): [] when it ran ``steps`` steps over the batches in order,
+    with one Adam optimizer of learning rate ``lr``, the state carried from each batch to the next
+    and None when the batches start again, ``max_norm`` passed on, and the losses of the calls
+    returned."""
+    problems, calls = _outside_changes(loop, start), loop["calls"]
     if len(calls) != steps:
         problems.append(f"it called `train_step` {len(calls)} times; expected one call per step, {steps} "
                         "(an off-by-one in the loop's range?)")
-    bound = [_step_args(a, kw) for a, kw, _ in calls]
-    optimizers = {id(b.get("optimizer")) for b in bound}
-    first = bound[0].get("optimizer") if bound else None
+    first = loop["optimizer"]
     if first is not None:
-        kind = type(first).__name__
+        kind = first["kind"]
         if kind != "Adam":
             problems.append(f"its optimizer is torch.optim.{kind}; the task asks for torch.optim.Adam")
-        group_lr = [g.get("lr") for g in getattr(first, "param_groups", [])]
+        group_lr = first["lr"]
         if group_lr and any(abs(float(v) - lr) > 1e-12 for v in group_lr):
             problems.append(f"its optimizer has the learning rate {group_lr[0]}; pass lr={lr} (the `lr` argument)")
-        owned = {id(p) for g in getattr(first, "param_groups", []) for p in g["params"]}
-        if owned != {id(p) for p in model.parameters()}:
+        if not first["owns_model"]:
             problems.append("its optimizer does not hold the parameters of the model it trains: "
                             "torch.optim.Adam(model.parameters(), lr=lr)")
+    optimizers = {c["optimizer"] for c in calls}
     if len(optimizers) > 1:
         problems.append(f"it created {len(optimizers)} optimizers, a new one at every step: Adam's running "
                         "averages of the gradients start from zero each time; create the optimizer once, "
                         "before the loop")
-    for i, b in enumerate(bound[:steps]):
-        if b.get("model") is not model:
+    for i, c in enumerate(calls[:steps]):
+        if not c["model"]:
             problems.append(f"at step {i} it trained another model than the one given")
             break
         k = i % K
-        if not (_same_tensor(b.get("inputs"), batches[k][0]) and _same_tensor(b.get("targets"), batches[k][1])):
+        if k not in c["batches"]:
             problems.append(f"at step {i} it did not use batch {k} (inputs and targets of batches[{k}]): take the "
                             "batches in order and start again at batch 0 after the last one")
             break
-    for i, b in enumerate(bound[:steps]):
-        state = b.get("state")
-        if i % K == 0 and state is not None:
+    for i, c in enumerate(calls[:steps]):
+        if i % K == 0 and not c["state_none"]:
             problems.append(f"it keeps the state when the batches start again (step {i} runs batch 0 from a "
                             "carried state): after the last batch, restart from state None, since batch 0 does "
                             "not continue the end of the text")
             break
-        if i % K and not _same_tensor(state, calls[i - 1][2][1] if isinstance(calls[i - 1][2], tuple) else None):
+        if i % K and not c["state_follows"]:
             problems.append("it starts batch {} (step {}) from {}: carry the state returned by train_step to the "
                             "next batch, which continues the same streams".format(
-                                i % K, i, "a zero state (None)" if state is None else "another state than the one "
-                                "the previous step returned"))
+                                i % K, i, "a zero state (None)" if c["state_none"] else "another state than the "
+                                "one the previous step returned"))
             break
-    norms = {float(b.get("max_norm", np.nan)) for b in bound}
-    if bound and norms != {float(max_norm)}:
+    norms = {float(c["max_norm"]) for c in calls}
+    if calls and norms != {float(max_norm)}:
         problems.append(f"it passed max_norm {sorted(norms)} to train_step; pass on the `max_norm` argument ({max_norm})")
-    step_losses = [c[2][0] if isinstance(c[2], tuple) and c[2] else None for c in calls]
+    step_losses = [c["loss"] for c in calls]
     try:
         same = len(returned) == len(step_losses) and all(
             _number(a) == _number(b) for a, b in zip(returned, step_losses))
@@ -458,47 +553,33 @@ def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, param
     train_step fails inside the loop), the loop is judged alone: run with a stand-in train_step,
     its calls say whether it is right (then it earns its points: follow-through) or what it does
     wrong."""
-    batches = [(_sliced(x), _sliced(y)) for x, y in batches]
-    scope = getattr(train_fn, "__globals__", None)
-    own_step = scope.get("train_step") if isinstance(scope, dict) else None
-    model = _model(config, init)
-    start = _params(model)
-    if not callable(own_step):  # no train_step of the student's to follow: the numbers alone
-        got = _losses(call(train_fn, model, batches, steps, lr, max_norm).value)
+    data = dict(config=config, init=init, batches=batches, steps=steps, lr=lr, max_norm=max_norm)
+    run = _run("train", (train_fn,), **data)
+    if run["error"] is not None:  # train itself raised (not inside the student's train_step)
+        _reraise(run["error"])
+    if run["loop"] is None:  # no train_step of the student's to follow: the numbers alone
+        got = _losses(run["returned"])
         judge.assert_close("losses", got, losses, axes=("step",), atol=1e-6, variants=dict(variants))
-        judge.assert_close("the model's parameters after training", _params(model), params, atol=1e-6)
+        judge.assert_close("the model's parameters after training", run["end"], params, atol=1e-6)
         return
-    observed, step_error = _Observed(own_step, model), None
-    with _as_train_step(scope, observed):
-        try:
-            returned = call(train_fn, model, batches, steps, lr, max_norm).value
-        except Exception:
-            if observed.error is None:
-                raise
-            step_error = observed.error
+    step_error = run["step_error"]
     if step_error is None:
-        got = _losses(returned)
-        if got.shape == np.shape(losses) and _close(got, losses) and _close(_params(model), params):
+        got = _losses(run["returned"])
+        if got.shape == np.shape(losses) and _close(got, losses) and _close(run["end"], params):
             return
     # the loop alone, around a stand-in for train_step
-    alone = _model(config, init)
-    stand_in = _Observed(_StandIn((1, batches[0][0].shape[0], config["H"])), alone)
-    with _as_train_step(scope, stand_in):
-        try:
-            returned_alone = call(train_fn, alone, batches, steps, lr, max_norm).value
-        except Exception:  # the loop relies on what the student's own train_step returns
-            returned_alone = None
-    if returned_alone is not None and stand_in.calls:
-        problems = _loop_problems(stand_in, start, alone, batches, steps, lr, max_norm, returned_alone)
+    alone = _run("train_alone", (train_fn,), **data)
+    if alone["returned"] is not None and alone["loop"]["calls"]:
+        problems = _loop_problems(alone["loop"], run["start"], len(batches), steps, lr, max_norm, alone["returned"])
         if step_error is None:  # a stand-in computes no gradients: updates outside it show in the real run
-            problems = _outside_changes(observed, start, model) + problems
-    elif step_error is None and observed.calls:
-        problems = _loop_problems(observed, start, model, batches, steps, lr, max_norm, returned)
+            problems = _outside_changes(run["loop"], run["start"]) + problems
+    elif step_error is None and run["loop"]["calls"]:
+        problems = _loop_problems(run["loop"], run["start"], len(batches), steps, lr, max_norm, run["returned"])
     elif step_error is not None:
-        raise step_error[1]
+        _reraise(step_error[1])
     else:  # no call of train_step: the numbers alone
         judge.assert_close("losses", got, losses, axes=("step",), atol=1e-6, variants=dict(variants))
-        judge.assert_close("the model's parameters after training", _params(model), params, atol=1e-6)
+        judge.assert_close("the model's parameters after training", run["end"], params, atol=1e-6)
         return
     if problems:
         raise CheckFailed("Your training loop is not right: " + "; ".join(problems) + ".")
@@ -511,13 +592,67 @@ def train(train_fn, *, config, init, batches, steps, lr, max_norm, losses, param
               "the reference step; its own test takes those points, this one does not.")
 
 
-def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
-    """The trained model's bits per character on the first ``chars`` held-out characters."""
-    from .charmodel import bits_per_character
+def _experiment_train(train_fn, *, config, init, batches, steps, lr, max_norm):
+    """The student's train(model, batches, steps, lr, max_norm) on a float64 CharLM built from
+    ``config`` and ``init``, with the student's own train_step recorded (:func:`_loop_record`,
+    ``loop``: None when the notebook has no train_step). Returns the parameters at the start and
+    end, what train returned, the exception train raised (``error``) or, when it came from inside
+    train_step, ``step_error`` (call number, exception)."""
+    batches = [(_sliced(x), _sliced(y)) for x, y in batches]
+    scope = getattr(train_fn, "__globals__", None)
+    own_step = scope.get("train_step") if isinstance(scope, dict) else None
+    model = _model(config, init)
+    found = {"start": _params(model), "returned": None, "error": None, "step_error": None, "loop": None}
+    if not callable(own_step):
+        try:
+            found["returned"] = call(train_fn, model, batches, steps, lr, max_norm).value
+        except Exception as exc:  # noqa: BLE001 (the verdict raises it)
+            found["error"] = exc
+        found["end"] = _params(model)
+        return found
+    record = {}
+    with _as_train_step(scope, _observed(own_step, model, record)):
+        try:
+            found["returned"] = call(train_fn, model, batches, steps, lr, max_norm).value
+        except Exception as exc:  # noqa: BLE001
+            if record["error"] is None:
+                found["error"] = exc
+            else:
+                found["step_error"] = record["error"]
+    found["loop"] = _loop_record(record, model, batches)
+    found["end"] = found["loop"]["end"]
+    return found
 
-    if not isinstance(model, torch.nn.Module):
+
+def _experiment_train_alone(train_fn, *, config, init, batches, steps, lr, max_norm):
+    """The student's train on a fresh float64 CharLM, around a stand-in for train_step (it changes
+    nothing; call k returns the loss 0.5 + k and a state filled with k + 1): what train returned
+    (None if it raised: the loop relies on what the student's own train_step returns) and its calls
+    (:func:`_loop_record`)."""
+    batches = [(_sliced(x), _sliced(y)) for x, y in batches]
+    scope = train_fn.__globals__
+    model, record = _model(config, init), {}
+    with _as_train_step(scope, _observed(_stand_in((1, batches[0][0].shape[0], config["H"])), model, record)):
+        try:
+            returned = call(train_fn, model, batches, steps, lr, max_norm).value
+        except Exception:  # noqa: BLE001
+            returned = None
+    return {"returned": returned, "loop": _loop_record(record, model, batches)}
+
+
+def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
+    """The trained model's bits per character on the first ``chars`` held-out characters.
+
+    The model's parameters are read (an experiment) and scored here, in a CharLM of the course's
+    own, on the course's own held-out text (``heldout_ids`` is the notebook's copy of it)."""
+    from .charmodel import bits_per_character, course_data
+
+    found = _run("parameters", (model,))
+    if not found["module"]:
         raise CheckFailed("`model` is not a trained torch model: run the training cell above first.")
-    bpc = bits_per_character(model, np.asarray(heldout_ids)[:chars])
+    rebuilt = _charlm(found["state"])
+    _, text, vocab = course_data()
+    bpc = bits_per_character(rebuilt, vocab.encode(text[:chars + 1])[:chars])
     print(f"Held-out loss: {bpc:.3f} bits per character (needed: below {max_bpc}; "
           f"a unigram model scores {unigram_bpc}).")
     if not bpc < max_bpc:
@@ -529,50 +664,107 @@ def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
                else "Check the batching and the training loop."))
 
 
+_GATES = {1: "elman", 3: "gru", 4: "lstm"}
+
+
+def _charlm(state):
+    """A CharLM of the course's with the parameters ``state`` ({name: array}); CheckFailed when they
+    are not those of one."""
+    try:
+        V, E = np.shape(state["embed.weight"])
+        H = np.shape(state["out.weight"])[1]
+        cell = _GATES[np.shape(state["rnn.weight_ih_l0"])[0] // H]
+        dtype = torch.as_tensor(np.asarray(state["embed.weight"])).dtype
+        model = CharLM(V, cell, H, E).to(dtype)
+        model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})
+        return model
+    except (KeyError, ValueError, TypeError, RuntimeError, AttributeError, ZeroDivisionError):
+        raise CheckFailed("`model` is not the course's CharLM (its parameters are not those of an embedding, one "
+                          "recurrent layer and a linear map): keep the model the training cell built.") from None
+
+
+def _experiment_parameters(model):
+    """{"module": whether ``model`` is a torch module, "state": its parameters and buffers as arrays}."""
+    if not isinstance(model, torch.nn.Module):
+        return {"module": False}
+    return {"module": True, "state": {str(k): v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}}
+
+
 # ---------------------------------------------------------------------------------------------
 # Exercise 4: temperature sampling.
 
-def _draw(sample_index, scores, temperature, generator, draws=1):
-    """``draws`` indices from the student's sample_index(scores, temperature, generator)."""
+def _indices(found, scores, temperature, draws):
+    """The indices of an experiment's draws (see :func:`_experiment_draws`), or the CheckFailed that
+    says why they are not indices."""
+    if found.get("multinomial"):
+        scores = np.asarray(scores, dtype=float)
+        large = float(np.abs(scores).max()) / max(temperature, 1e-300) > 80
+        if temperature == 0:
+            why = "scores / 0 is infinite: return the argmax at temperature 0 before dividing"
+        elif large:
+            why = ("exp of large scores overflows: subtract the largest score first (torch.softmax does; "
+                   f"these scores reach {float(np.abs(scores).max()):.4g})")
+        else:
+            why = ("torch.multinomial takes probabilities (>= 0), not scores or log-probabilities: turn the "
+                   "scores into probabilities with a softmax first")
+        raise CheckFailed(f"`sample_index` gave torch.multinomial probabilities with NaN, infinity or negative "
+                          f"values at temperature {temperature}: {why}.")
+    indices = []
+    for value in found["values"]:
+        index = _index(value)
+        if index is None:
+            raise CheckFailed(f"`sample_index` should return one index (an int), got {value!r:.60}.")
+        if not 0 <= index < len(scores):
+            raise CheckFailed(f"`sample_index` returned {index}, outside 0 .. {len(scores) - 1}.")
+        indices.append(index)
+    return indices[0] if draws == 1 else indices
+
+
+def _index(value):
+    """int(value) for one value a sampler returned (a 1-element tensor counts), or None."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.reshape(())
+    try:
+        return int(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _draw(sample_index, scores, temperature, seed, draws=1):
+    """``draws`` indices from the student's sample_index(scores, temperature, generator), the
+    generator a torch.Generator seeded with ``seed``."""
+    found = _run("draws", (sample_index,), scores=np.asarray(scores), temperature=temperature, seed=int(seed),
+                 draws=int(draws))
+    return _indices(found, scores, temperature, draws)
+
+
+def _experiment_draws(sample_index, *, scores, temperature, seed, draws, reseed=None):
+    """``draws`` calls of the student's sample_index(scores, temperature, generator) (a fresh copy of
+    the scores each time; one torch.Generator seeded with ``seed``): {"values": what it returned}, or
+    {"multinomial": True} when torch.multinomial refused its probabilities. ``reseed``: first seed
+    torch's and numpy's global random state with it."""
+    if reseed is not None:
+        torch.manual_seed(int(reseed))
+        np.random.seed(int(reseed))
+    scores = torch.as_tensor(np.asarray(scores))
+    generator = torch.Generator().manual_seed(int(seed))
     try:
         found = calls(sample_index, [(scores.clone(), temperature, generator) for _ in range(draws)])
     except RuntimeError as exc:
         if "probability tensor contains" not in str(exc) and "invalid multinomial" not in str(exc):
             raise
-        large = float(scores.abs().max()) / max(temperature, 1e-300) > 80
-        if temperature == 0:
-            why = "scores / 0 is infinite: return the argmax at temperature 0 before dividing"
-        elif large:
-            why = ("exp of large scores overflows: subtract the largest score first (torch.softmax does; "
-                   f"these scores reach {float(scores.abs().max()):.4g})")
-        else:
-            why = ("torch.multinomial takes probabilities (>= 0), not scores or log-probabilities: turn the "
-                   "scores into probabilities with a softmax first")
-        raise CheckFailed(f"`sample_index` gave torch.multinomial probabilities with NaN, infinity or negative "
-                          f"values at temperature {temperature}: {why}.") from None
-    indices = []
-    for c in found:
-        value = c.value
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.reshape(())
-        try:
-            index = int(value)
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(f"`sample_index` should return one index (an int), got {value!r:.60}.") from None
-        if not 0 <= index < scores.shape[0]:
-            raise CheckFailed(f"`sample_index` returned {index}, outside 0 .. {scores.shape[0] - 1}.")
-        indices.append(index)
-    return indices[0] if draws == 1 else indices
+        return {"multinomial": True}
+    return {"values": [c.value if _index(c.value) is None else _index(c.value) for c in found]}
 
 
 def sampler_greedy(sample_index, *, scores, expected):
     """Temperature 0 gives the argmax, for each stored score vector."""
     for s, want in zip(scores, expected):
-        s = torch.as_tensor(np.asarray(s))
-        got = _draw(sample_index, s, 0.0, torch.Generator().manual_seed(0))
+        s = np.asarray(s)
+        got = _draw(sample_index, s, 0.0, 0)
         if got != int(want):
             raise CheckFailed(f"At temperature 0 `sample_index` returned {got}, not the argmax {int(want)} of "
-                              f"{np.round(s.numpy(), 3).tolist()}. Temperature 0 is the limit T -> 0 of "
+                              f"{np.round(s, 3).tolist()}. Temperature 0 is the limit T -> 0 of "
                               "softmax(scores / T): all the probability on the largest score; handle it before "
                               "dividing by T.")
 
@@ -586,16 +778,15 @@ def sampler_distribution(sample_index, *, cases, draws, chi2_limit):
     """For each case (scores, temperature, generator seed, target probabilities, the distributions of
     usual mistakes), ``draws`` draws on a seeded generator follow the target: a chi-square test."""
     for case in cases:
-        scores = torch.as_tensor(np.asarray(case["scores"]))
+        scores = np.asarray(case["scores"])
         T, target = float(case["temperature"]), np.asarray(case["target"], dtype=float)
-        generator = torch.Generator().manual_seed(int(case["seed"]))
-        counts = np.bincount(_draw(sample_index, scores, T, generator, draws), minlength=scores.shape[0]).astype(float)
+        counts = np.bincount(_draw(sample_index, scores, T, case["seed"], draws), minlength=len(scores)).astype(float)
         chi2 = _chi2(counts, target)
         if chi2 < chi2_limit:
             continue
         matched = [d for d, p in dict(case["candidates"]).items() if _chi2(counts, p) < chi2_limit]
         freq = np.round(counts / draws, 3).tolist()
-        scale = f" (scores up to {float(scores.abs().max()):.4g})" if float(scores.abs().max()) > 50 else ""
+        scale = f" (scores up to {float(np.abs(scores).max()):.4g})" if float(np.abs(scores).max()) > 50 else ""
         raise CheckFailed(
             (f"Your samples match {matched[0]}. " if matched else "")
             + f"At temperature {T}{scale}, {draws} draws gave the frequencies {freq}; softmax(scores / T) is "
@@ -606,24 +797,9 @@ def sampler_reproducible(sample_index, *, scores, temperature, seeds, draws):
     """Reproducibility: ``draws`` draws from a generator seeded with seeds[0], twice (with the global
     random state of torch and numpy moved in between), give the same indices; seeded with seeds[1]
     they differ. The global random states are restored afterwards."""
-    scores = torch.as_tensor(np.asarray(scores))
-    saved_torch, saved_numpy = torch.get_rng_state(), np.random.get_state()
-
-    def run(seed):
-        generator = torch.Generator().manual_seed(int(seed))
-        return _draw(sample_index, scores, float(temperature), generator, draws)
-
-    try:
-        torch.manual_seed(int(seeds[0]) + 1)
-        np.random.seed(int(seeds[0]) + 1)
-        first = run(seeds[0])
-        torch.manual_seed(int(seeds[1]) + 7)
-        np.random.seed(int(seeds[1]) + 7)
-        again = run(seeds[0])
-        other = run(seeds[1])
-    finally:
-        torch.set_rng_state(saved_torch)
-        np.random.set_state(saved_numpy)
+    found = _run("reproducible", (sample_index,), scores=np.asarray(scores), temperature=float(temperature),
+                 seeds=[int(s) for s in seeds], draws=int(draws))
+    first, again, other = [_indices(run, scores, float(temperature), draws) for run in found["runs"]]
     if first != again:
         raise CheckFailed(
             f"`sample_index` ignores the random generator it is given: two runs of {draws} draws from generators in "
@@ -636,3 +812,31 @@ def sampler_reproducible(sample_index, *, scores, temperature, seeds, draws):
             "the draws do not depend on the random generator it is given. Draw with that generator "
             "(torch.multinomial(probs, 1, generator=generator)); do not seed a generator, or torch, inside "
             "the function.")
+
+
+def _experiment_reproducible(sample_index, *, scores, temperature, seeds, draws):
+    """Three runs of :func:`_experiment_draws`: seeds[0] with torch's and numpy's global random state
+    seeded with seeds[0] + 1; seeds[0] again, the global state seeded with seeds[1] + 7; seeds[1].
+    Stops after a run whose values are not all indices of the scores. The global random states are
+    restored afterwards."""
+    saved_torch, saved_numpy = torch.get_rng_state(), np.random.get_state()
+    plan = ((seeds[0], seeds[0] + 1), (seeds[0], seeds[1] + 7), (seeds[1], None))
+    runs = []
+    try:
+        for seed, reseed in plan:
+            runs.append(_experiment_draws(sample_index, scores=scores, temperature=temperature, seed=seed,
+                                          draws=draws, reseed=reseed))
+            values = runs[-1].get("values")
+            if values is None or not all(_index(v) is not None and 0 <= _index(v) < len(scores) for v in values):
+                break
+    finally:
+        torch.set_rng_state(saved_torch)
+        np.random.set_state(saved_numpy)
+    return {"runs": runs}
+
+
+# The experiments a verdict may ask for (rnn_course.experiment; in the grader, the kernel's Server
+# runs no other function of this module).
+EXPERIMENTS = {"batches": _experiment_batches, "train_step": _experiment_train_step, "train": _experiment_train,
+               "train_alone": _experiment_train_alone, "parameters": _experiment_parameters,
+               "draws": _experiment_draws, "reproducible": _experiment_reproducible}
