@@ -14,12 +14,11 @@
   the student's functions in the kernel through a channel, and its verdict is whether the code
   raised, here; the hidden tests' code never reaches the kernel, and with the sandbox the kernel
   sees neither the check modules nor rnn_ref (``AUTOGRADER_HIDE_REFERENCE``, read by
-  autograder.containment);
-- test cells of the check modules in :attr:`ContainedExecute.kernel_side` (a7's, which train a
-  torch model in place) are sent to the kernel marked for autograder.kernel (run from a restored
-  state, not stored in the history) and scored from the execute reply alone: a test's outputs
-  cannot carry a score (``execute_result`` outputs are dropped, stderr is shown as stdout), and
-  its error output is the reply's.
+  autograder.containment). A check whose student objects must live in the kernel (a7's, which
+  train a torch model in place) asks the kernel for an experiment of the course's package
+  (autograder.experiments) and judges the data it sends back here;
+- scores a test from the verdict alone: a test's outputs cannot carry a score (``execute_result``
+  outputs are dropped, stderr is shown as stdout), and its error output is the verdict's.
 """
 
 import os
@@ -32,11 +31,10 @@ from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from . import cgroups
 from .containment import CGROUP_VARIABLE, HIDE_VARIABLE, UID_VARIABLE, kernel_uid
-from .kernel import TEST_MARK
 
 
 class ContainedExecute(Execute):
@@ -50,17 +48,11 @@ class ContainedExecute(Execute):
     raise_on_iopub_timeout = Bool(False).tag(config=True)
     iopub_timeout = Integer(10).tag(config=True)
 
-    kernel_side = List(["autograder.checks.charlm", "rnn_course.checks.charlm"],
-                       help="check modules whose test cells still run in the kernel (Guard), not in "
-                            "the grader (autograder.channel)").tag(config=True)
     call_timeout = Integer(0, help="time limit of one call into the kernel (s); 0: the cell's").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
         self._channel = None
-        # the checks and the reference are hidden from the kernel unless a test needs them there
-        self._hide = not any(self._in_kernel(cell) for cell in nb.cells
-                             if cell.cell_type == "code" and utils.is_grade(cell))
         metadata = resources.setdefault("metadata", {})
         original = metadata.get("path")
         workdir = tempfile.mkdtemp(prefix="work-", dir=self.scratch or None)
@@ -90,30 +82,20 @@ class ContainedExecute(Execute):
         env = dict(kwargs.pop("env", None) or os.environ)
         env[UID_VARIABLE] = str(kernel_uid(os.getpid()))
         env[CGROUP_VARIABLE] = self._cgroup
-        env[HIDE_VARIABLE] = "1" if self._hide else ""
+        env[HIDE_VARIABLE] = "1"  # the checks and the reference: no test needs them in the kernel
         return await super().async_start_new_kernel(env=env, **kwargs)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if cell.cell_type == "code" and utils.is_grade(cell) and cell.source.strip() and not self._in_kernel(cell):
-            return self._run_trusted(cell, cell_index, execution_count)
         if cell.cell_type == "code" and utils.is_grade(cell) and cell.source.strip():
-            source = cell.source
-            cell.source = TEST_MARK + source
-            try:
-                return await super().async_execute_cell(cell, cell_index, execution_count, False)
-            finally:
-                cell.source = source
+            return self._run_trusted(cell, cell_index, execution_count)
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-
-    def _in_kernel(self, cell):
-        """Whether this test cell imports a check module of :attr:`kernel_side` (runs in the kernel)."""
-        return bool(set(_imports(cell.source)) & set(self.kernel_side))
 
     def _run_trusted(self, cell, cell_index, execution_count):
         """Run a test cell here, calling the student's functions in the kernel (autograder.channel)."""
         from nbclient.exceptions import DeadKernelError
 
         from .channel import Channel, KernelDied, run_test_cell
+        from .experiments import installed
 
         self.code_cells_executed += 1
         timeout = self._get_timeout(cell) or None
@@ -121,7 +103,8 @@ class ContainedExecute(Execute):
             if self._channel is None:
                 self._channel = Channel(self.km.get_connection_info(), alive=self._kernel_alive,
                                         call_timeout=self.call_timeout or timeout or 600)
-            outputs, content = run_test_cell(cell.source, self._channel, timeout)
+            with installed(self._channel):
+                outputs, content = run_test_cell(cell.source, self._channel, timeout)
         except KernelDied:
             raise DeadKernelError("Kernel died") from None
         cell.outputs = [NotebookNode(output_type="stream", name=name, text=text) for name, text in outputs]
@@ -239,29 +222,15 @@ def _safe_pgid(pid):
         return None
 
 
-def _imports(source):
-    """Names of the modules ``source`` imports (``from a import b`` gives a and a.b)."""
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
-    return names
-
-
 def trusted_modules(nb):
-    """Modules the locked and test cells of ``nb`` (an assignment's source) import, sorted.
+    """Modules the locked and test cells of ``nb`` (an assignment's source) import, sorted, and the
+    modules of the course whose experiments their checks run (a check module's ``JUDGE_MODULE``
+    with ``EXPERIMENTS``, autograder.experiments).
 
     The grading kernel imports them before any cell runs and restores them before each test.
     """
     import ast
+    import importlib
 
     names = set()
     for cell in nb.cells:
@@ -278,4 +247,12 @@ def trusted_modules(nb):
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module)
                 names.update(f"{node.module}.{a.name}" for a in node.names if a.name != "*")
+    for topic in {n.split(".")[2] for n in names if n.count(".") == 2 and n.startswith(("autograder.checks.",
+                                                                                       "rnn_course.checks."))}:
+        try:  # the visible tests of a topic replay its check module's judges
+            judges = getattr(importlib.import_module(f"autograder.checks.{topic}"), "JUDGE_MODULE", None)
+        except Exception:  # noqa: BLE001 (a topic without a check module of the grader's)
+            continue
+        if judges is not None and hasattr(judges, "EXPERIMENTS"):
+            names.add(judges.__name__)
     return sorted(names)

@@ -1,37 +1,28 @@
-"""The grading kernel: the student's side of the channel, and a guarded way to run a test cell.
+"""The grading kernel: the student's side of the channel.
 
-The tests run in the grader (autograder.channel): for each call of a student's function the
+Every test runs in the grader (autograder.channel): for each call of a student's function the
 grader sends a request (:data:`CALL_MARK`) that :class:`Server` answers: it looks up the
-notebook's names, calls the student's functions (observed through rnn_course.judge.call_student)
-and sends the results back as autograder.wire data, from the restored start-up state below.
+notebook's names, calls the student's functions (observed through rnn_course.judge.call_student),
+runs an experiment of the course's package on them (rnn_course.experiment: a7's checks, which
+train a torch model in place) and sends the results back as autograder.wire data. No test cell's
+code runs here.
 
-Test cells of the check modules that still run in the kernel (autograder.execution's
-``kernel_side``: a7's) arrive marked :data:`TEST_MARK` and run as follows.
-
-nbgrader runs the tests in the student's kernel, after the student's code. This kernel
-(``python -m autograder.kernel -f CONNECTION_FILE``, started by autograder.containment) takes a
-snapshot when it starts, before any cell runs: the modules the source notebook's trusted cells
-import (``$AUTOGRADER_TRUSTED_MODULES``, imported here first), IPython's hooks, ``sys`` and
-``builtins``, the environment. A test cell arrives marked by the grader
-(:data:`TEST_MARK`, autograder.execution); for it, :meth:`Guard.run_test`
-
-1. restores the snapshot: the functions, classes and module objects of every module loaded at
-   start-up (so ``check.state_values = ...``, ``np.allclose = ...`` or a fake
-   ``sys.modules['autograder.checks.elman']`` are undone), every global of the course's own
-   packages (``common._seed = 1`` is undone too), the code of their functions, ``builtins``, ``sys.stdout``/``displayhook``/``excepthook``/import hooks/trace and
-   profile functions, the environment, and IPython's input transformers, AST transformers,
-   pre/post-run events, custom exception handlers and display hook;
-2. compiles and executes the cell's code itself, in the notebook's namespace: not through
-   ``run_cell``, so no transformer, event or display hook sees it, nothing is displayed, and the
-   source enters neither IPython's history (``In``, ``_ih``, the history database) nor
-   ``linecache`` (a traceback cannot print its lines);
-3. returns the verdict in the execute reply (``status`` "ok" or "error" with the exception's
-   name and message): the grader scores the test from that reply alone, never from what the cell
-   displayed (autograder.execution).
+This kernel (``python -m autograder.kernel -f CONNECTION_FILE``, started by
+autograder.containment) takes a snapshot when it starts, before any cell runs (:class:`Guard`):
+the modules the source notebook's trusted cells import (``$AUTOGRADER_TRUSTED_MODULES``, imported
+here first), IPython's hooks, ``sys`` and ``builtins``, the environment. Before each request that
+calls the student's code, :meth:`Guard.restore` puts back the functions, classes and module
+objects of every module loaded at start-up (so ``np.allclose = ...`` or a fake
+``sys.modules['rnn_course.judge']`` are undone), every global of the course's own packages, the
+code of their functions, ``builtins``, ``sys.stdout``/``displayhook``/``excepthook``/import
+hooks/trace and profile functions, the environment, and IPython's input transformers, AST
+transformers, pre/post-run events, custom exception handlers and display hook: the observation of
+a call (and an experiment) runs the course's own code, not what a cell made of it.
 
 This is in-process protection: code that runs in the same interpreter can, in principle, reach
-anything in it. The tamper scan (autograder.tamper) refuses the direct handles (frames, trace
-functions, ``ctypes``, ``gc``, interpreter internals); the sandbox bounds the rest to the
+anything in it. What it protects is an observation, never a verdict: the verdict and the expected
+values stay in the grader. The tamper scan (autograder.tamper) refuses the direct handles (frames,
+trace functions, ``ctypes``, ``gc``, interpreter internals); the sandbox bounds the rest to the
 student's own grade. autograder/INSTRUCTORS.md states what holds.
 """
 
@@ -47,12 +38,13 @@ from ipykernel.ipkernel import IPythonKernel
 
 from . import wire
 
-TEST_MARK = "# autograder: test cell (run by autograder.kernel)\n"
 CALL_MARK = "# autograder: call (autograder.channel)\n"  # a request of the trusted grader (Server)
 CALLBACK_MARK = "autograder-callback:"  # the prompt of an input request that calls the grader back
 TRUSTED_VARIABLE = "AUTOGRADER_TRUSTED_MODULES"
 # what the Server uses to observe a call and to rebuild the course's given functions
 SERVER_MODULES = ("rnn_course.judge", "rnn_course.callbacks", "rnn_course.given")
+# the modules whose EXPERIMENTS the Server runs (rnn_course.experiment), when loaded at start-up
+EXPERIMENT_MODULES = ("rnn_course.charlm_judge",)
 # libraries whose module globals hold state of their own: only their code objects are restored
 LIBRARIES = ("numpy", "torch", "scipy", "matplotlib", "pandas", "IPython", "ipykernel")
 _CODE = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType, staticmethod,
@@ -71,7 +63,7 @@ def _is_code(value):
 
 
 class Guard:
-    """The start-up snapshot of a kernel and the trusted way to run one test cell."""
+    """The start-up snapshot of a kernel, and how it is restored before the grader calls the student's code."""
 
     def __init__(self, shell):
         self.shell = shell
@@ -186,58 +178,12 @@ class Guard:
         self.shell.events.callbacks.update({k: list(v) for k, v in self.events.items()})
         self.shell.user_ns["__builtins__"] = builtins
 
-    def run_test(self, source):
-        """Restore, run ``source`` in the notebook's namespace; the execute reply's content.
-
-        IPython's hooks are put back as they were after the test: restoring them is for the
-        test alone (``%matplotlib inline`` keeps working in the student's later cells).
-        """
-        hooks = [(lst, list(lst)) for lst, _ in self.lists]
-        events = {k: list(v) for k, v in self.shell.events.callbacks.items()}
-        try:
-            self.restore()
-            return self._run(source)
-        except BaseException as exc:  # noqa: BLE001 (never leave the grader without a reply)
-            content = _error(exc)
-            content["evalue"] = f"the grader could not restore its state before this test ({content['evalue']})"
-            content.update(execution_count=self.shell.execution_count, user_expressions={}, payload=[])
-            return content
-        finally:
-            for lst, saved in hooks:
-                lst[:] = saved
-            self.shell.events.callbacks.clear()
-            self.shell.events.callbacks.update(events)
-
-    def _run(self, source):
-        content = {"status": "ok"}
-        try:
-            code = self.compile(source, "<test cell>", "exec", dont_inherit=True)
-            self.exec(code, self.shell.user_ns)
-        except BaseException as exc:  # noqa: BLE001 (the verdict of a test: any exception fails it)
-            content = _error(exc)
-        finally:
-            for stream in (self.sys["stdout"], self.sys["stderr"]):
-                try:
-                    stream.flush()
-                except Exception:  # noqa: BLE001
-                    pass
-        content.update(execution_count=self.shell.execution_count, user_expressions={}, payload=[])
-        return content
-
 
 def _text(value, limit=4000):
     try:
         return str(value)[:limit]
     except BaseException:  # noqa: BLE001 (a student's exception whose __str__ fails)
         return "(the exception's message could not be read)"
-
-
-def _error(exc):
-    """The reply of a failed test: the exception's name and message, and where the student's code raised it."""
-    name = _text(type(exc).__name__, 200)
-    message = _text(exc)
-    return {"status": "error", "ename": name, "evalue": message,
-            "traceback": [failure_text(name, message, [] if isinstance(exc, AssertionError) else _frames(exc))]}
 
 
 def failure_text(name, message, frames):
@@ -331,6 +277,8 @@ class Server:
                 return {"value": self.encode(getattr(self._object(request["of"]), str(request["name"])))}
             if op == "call":
                 return self._call(request)
+            if op == "experiment":
+                return self._experiment(request)
             return {"error": {"ename": "ProtocolError", "evalue": f"unknown request {op!r:.40}", "frames": []}}
         except wire.WireError as exc:
             return {"error": {"ename": "WireError", "evalue": str(exc), "frames": []}}
@@ -370,6 +318,50 @@ class Server:
                 lst[:] = saved
             self.kernel.shell.events.callbacks.clear()
             self.kernel.shell.events.callbacks.update(events)
+
+    def _experiment(self, request):
+        """Run an experiment of rnn_course (rnn_course.experiment) on the student's objects: a
+        function of a module of :data:`EXPERIMENT_MODULES` listed in its ``EXPERIMENTS``, loaded at
+        start-up (so restored with the rest), from the restored state. Its result crosses as data
+        only: an exception in it as what :meth:`_raised` says of it, any other object as its type's
+        name and ``repr`` (``other``), never as a handle."""
+        module, name = str(request.get("module")), str(request.get("name"))
+        if module not in EXPERIMENT_MODULES or module not in self.guard.modules:
+            return {"error": {"ename": "ProtocolError", "evalue": f"no experiments in {module:.80}", "frames": []}}
+        functions = [self.decode(f) for f in request["functions"]]
+        data = self.decode(request["data"])
+        if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+            raise wire.WireError("an experiment's data that is not a dict of names")
+        hooks = [(lst, list(lst)) for lst, _ in self.guard.lists]
+        events = {k: list(v) for k, v in self.kernel.shell.events.callbacks.items()}
+        try:
+            self.guard.restore()
+            run = getattr(self.guard.modules[module], "EXPERIMENTS", {}).get(name)
+            if not callable(run):
+                return {"error": {"ename": "ProtocolError", "evalue": f"no experiment {name:.80}", "frames": []}}
+            return {"result": wire.encode(run(*functions, **data), self._outcome)}
+        except BaseException as exc:  # noqa: BLE001
+            return self._raised(exc)
+        finally:
+            for stream in (self.guard.sys["stdout"], self.guard.sys["stderr"]):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            for lst, saved in hooks:
+                lst[:] = saved
+            self.kernel.shell.events.callbacks.clear()
+            self.kernel.shell.events.callbacks.update(events)
+
+    def _outcome(self, value):
+        """What is not data in an experiment's result: an exception, or an object of the student's."""
+        if isinstance(value, BaseException):
+            return {"h": 0, "owner": "kernel", "raised": self._raised(value)}
+        try:
+            text = repr(value)
+        except BaseException:  # noqa: BLE001 (a student's object whose __repr__ fails)
+            text = "(an object that cannot be shown)"
+        return {"h": 0, "owner": "kernel", "other": _text(type(value).__name__, 100), "repr": _text(text, 200)}
 
     def _raised(self, exc):
         checked = type(exc).__name__ if type(exc).__name__ in ("CheckFailed", "ForbiddenShortcut") \
@@ -419,7 +411,7 @@ class _GraderFunction:
 
 
 class GradingKernel(IPythonKernel):
-    """IPythonKernel whose marked cells run through :class:`Guard` (see the module docstring)."""
+    """IPythonKernel that answers the grader's requests (:data:`CALL_MARK`) through :class:`Server`."""
 
     implementation = "rnn-grader"
 
@@ -435,8 +427,6 @@ class GradingKernel(IPythonKernel):
             answer = self._server.serve(code[len(CALL_MARK):])
             return {"status": "ok", "execution_count": self.shell.execution_count, "user_expressions": {},
                     "payload": [], "autograder": answer}
-        if code.startswith(TEST_MARK):
-            return self._guard.run_test(code[len(TEST_MARK):])
         return await super().do_execute(code, silent, store_history, user_expressions, allow_stdin,
                                         cell_meta=cell_meta, cell_id=cell_id)
 

@@ -62,13 +62,20 @@ def public_name(value):
 
 
 def _resolve(ref):
+    """The function or class ``module:qualname`` names, defined in that public module itself: a
+    name the module only imported (``rnn_course.given:np.load``, or anything reached through it) is
+    refused, since a kernel could otherwise hand the grader any function of numpy or ctypes."""
     module, _, name = str(ref).partition(":")
-    if module not in PUBLIC_MODULES or not name or name.startswith("_"):
+    parts = name.split(".")
+    if module not in PUBLIC_MODULES or not name or len(parts) > 2 or any(not p or p.startswith("_") for p in parts):
         raise WireError(f"not a public name of the course: {ref!r:.80}")
     value = importlib.import_module(module)
-    for part in name.split("."):
-        value = getattr(value, part, None)
-    if value is None or not callable(value):
+    for k, part in enumerate(parts):
+        value = vars(value).get(part) if k == 0 else getattr(value, part, None)
+        if k < len(parts) - 1 and not (isinstance(value, type) and value.__module__ == module):
+            value = None  # only a method of a class of the module itself
+            break
+    if value is None or not callable(value) or getattr(value, "__module__", None) != module:
         raise WireError(f"no such function in the course's package: {ref!r:.80}")
     return value
 

@@ -652,6 +652,9 @@ def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
         raise CheckFailed("`model` is not a trained torch model: run the training cell above first.")
     rebuilt = _charlm(found["state"])
     _, text, vocab = course_data()
+    if rebuilt.embed.num_embeddings != len(vocab):
+        raise CheckFailed(f"`model` reads {rebuilt.embed.num_embeddings} symbols; the course's text has {len(vocab)} "
+                          "(len(vocab)): keep the model the training cell built.")
     bpc = bits_per_character(rebuilt, vocab.encode(text[:chars + 1])[:chars])
     print(f"Held-out loss: {bpc:.3f} bits per character (needed: below {max_bpc}; "
           f"a unigram model scores {unigram_bpc}).")
