@@ -272,8 +272,8 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
     before = found["start"]
     for k, (x, _) in enumerate(batches):
         step = f"step {k + 1}"
-        if k >= len(found["steps"]):
-            break
+        if k >= len(found["steps"]):  # the experiment stops only after a step judged wrong below
+            raise CheckFailed(f"`train_step` was not run at {step} (the experiment's record ends before it).")
         s = found["steps"][k]
         print(s["printed"], end="")
         if "error" in s:
@@ -712,6 +712,9 @@ def _indices(found, scores, temperature, draws):
                    "scores into probabilities with a softmax first")
         raise CheckFailed(f"`sample_index` gave torch.multinomial probabilities with NaN, infinity or negative "
                           f"values at temperature {temperature}: {why}.")
+    if len(found["values"]) != draws:
+        raise CheckFailed(f"`sample_index` was called {len(found['values'])} times, not {draws} (the experiment's "
+                          "record is incomplete).")
     indices = []
     for value in found["values"]:
         index = _index(value)
