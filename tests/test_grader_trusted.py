@@ -1,9 +1,10 @@
 """Test cells run in the grader's process (autograder.channel, autograder.wire; issue 15 part 2).
 
-The first half grades tests/fixtures/trusted_submissions.py in ONE real run (sandbox and cgroups
-where the machine has them, two workers) beside a correct control: attacks on the grading kernel
-itself, replies that are garbage, too large or never come, and the check source read from the
-sandbox. The second half talks to a real grading kernel (autograder.kernel, no sandbox) through a
+The first half grades tests/fixtures/trusted_submissions.py in ONE real run per assignment (sandbox
+and cgroups where the machine has them, two workers) beside a correct control: attacks on the
+grading kernel itself, replies that are garbage, too large or never come, and the check source
+read from the sandbox; for a7_charlm (whose checks run experiments in the kernel,
+autograder.experiments), forged experiments and rewritten course modules. The second half talks to a real grading kernel (autograder.kernel, no sandbox) through a
 Channel, and feeds the wire decoder what a hostile kernel could send.
 """
 
@@ -21,7 +22,7 @@ from autograder.containment import Limits, sandbox_status
 from autograder.course import NOTEBOOKS, source_notebook
 from autograder.grade import grade
 from fixtures.hostile_submissions import ASSIGNMENT, FULL, HIDDEN_CALLS
-from fixtures.trusted_submissions import CELL, SUBMISSIONS
+from fixtures.trusted_submissions import A7, A7_CELL, A7_SUBMISSIONS, CELL, SUBMISSIONS
 
 SANDBOXED = pytest.mark.skipif(not sandbox_status()[0], reason=sandbox_status()[1])
 POINTS = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
@@ -116,6 +117,67 @@ def test_the_check_modules_and_rnn_ref_are_not_in_the_sandbox(graded):
     feedback = (graded["out"] / "feedback" / "snoop_check_source.html").read_text(encoding="utf-8")
     assert "def state_single_unit" not in feedback and not any(c in feedback for c in HIDDEN_CALLS)
     assert graded["results"]["snoop_check_source"].total == FULL
+
+
+# ---------------------------------------------------------------------------------------------
+# a7_charlm: the checks train a model in the kernel (experiments) and judge the data here.
+
+A7_POINTS = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+             for c in nbformat.read(str(source_notebook(A7)), as_version=4).cells
+             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+
+
+@pytest.fixture(scope="module")
+def graded_a7(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trusted_a7")
+    subs = root / "subs"
+    subs.mkdir()
+    (subs / "control.ipynb").write_bytes(
+        nbformat.writes(fill(NOTEBOOKS / f"{A7}.ipynb", answers(source_notebook(A7)))).encode("utf-8"))
+    for student, code in A7_SUBMISSIONS.items():
+        (subs / f"{student}.ipynb").write_bytes(
+            nbformat.writes(fill(NOTEBOOKS / f"{A7}.ipynb", {A7_CELL: code})).encode("utf-8"))
+    results = grade(A7, subs, root / "out", seed=31, progress=False, jobs=2, timeout=300,
+                    limits=Limits(memory_mb=3072))
+    return {"out": root / "out", "results": {r.student: r for r in results}}
+
+
+def _a7_cells(graded, student):
+    path = graded["out"] / "course" / "autograded" / student / A7 / f"{A7}.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    return {c.metadata.get("nbgrader", {}).get("grade_id") or f"cell{k}": c for k, c in enumerate(nb.cells)}
+
+
+def test_a7_control_gets_full_marks_beside_the_attacks(graded_a7):
+    result = graded_a7["results"]["control"]
+    assert result.reason == "" and result.total == sum(A7_POINTS.values()), result
+
+
+@pytest.mark.parametrize("student", sorted(A7_SUBMISSIONS))
+def test_a7_stubs_that_forge_experiments_or_rewrite_the_course_in_the_kernel_earn_nothing(graded_a7, student):
+    """Blank stubs plus an attack: the old design ran a7's tests in the kernel, where a patched
+    Guard.run_test or check module gave full marks. Now the verdicts are the grader's, and a record
+    that ends early (what a forger can make without computing anything) fails its test."""
+    result = graded_a7["results"][student]
+    assert result.reason == "", result.reason
+    assert {t: result.scores[t] for t in A7_POINTS} == dict.fromkeys(A7_POINTS, 0.0), (result.scores, result.note)
+    text = _text(_a7_cells(graded_a7, student)[A7_CELL])
+    assert ("A7 PATCHED" if student == "a7_forge_kernel" else "A7 loaded") in text, text[-2000:]
+
+
+def test_a7_the_checks_and_the_reference_are_not_in_the_kernel(graded_a7):
+    """a7's kernel is like every other's: it holds no module of the checks or of rnn_ref."""
+    text = _text(_a7_cells(graded_a7, "a7_rewrite_modules")[A7_CELL])
+    assert "A7 loaded []" in text, text[-2000:]
+    if sandbox_status()[0]:
+        assert "A7 import refused autograder.checks.charlm" in text and "A7 import refused rnn_ref" in text, text
+    assert "A7 IMPORTED autograder" not in text
+
+
+def test_a7_forged_records_fail_with_a_reason(graded_a7):
+    cells = _a7_cells(graded_a7, "a7_forge_kernel")
+    assert "the experiment's record ends before it" in _text(cells["test_train_step_values"])
+    assert "the experiment's record is incomplete" in _text(cells["test_sampler_distribution"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,6 +277,11 @@ def _npy(array):
     ({"pickle": "gASVAAAAAAAAAAA="}, "unknown tag"),
     ({"ref": "os:system"}, "not a public name"),
     ({"ref": "rnn_course.callbacks:_private"}, "not a public name"),
+    # names a public module only imported: a kernel could hand the grader any function of numpy
+    # or ctypes (one that runs Python code), which a check might pass back as a callback
+    ({"ref": "rnn_course.given:np.ctypeslib.ctypes.pythonapi.PyRun_SimpleString"}, "not a public name"),
+    ({"ref": "rnn_course.callbacks:np.save"}, "no such function"),
+    ({"ref": "rnn_course.given:np.load", "state": {"d": []}}, "no such function"),
     ({"gen": "Generator", "state": {"n": 0}}, "unknown bit generator"),
     ({"l": [{"l": []}] * (wire.LIMITS["items"] + 1)}, "values in one message"),
     ({"s": "x" * (wire.LIMITS["text"] + 1)}, "characters"),
@@ -255,3 +322,32 @@ from rnn_course import judge
 judge.call_student(bad_unroll, lambda a, b: a @ b, np.ones((2, 3)), names=['R', 'x'])
 """, channel, timeout=20)
     assert content["ename"] == "CheckFailed" and "`bad_unroll` raised ValueError: matmul" in content["evalue"], content
+
+
+def test_an_experiments_result_is_data_exceptions_and_type_names_never_a_handle():
+    from autograder.experiments import Experiments, Other
+
+    read = Experiments(None)._outcome
+    other = wire.decode({"l": [{"h": 0, "owner": "kernel", "other": "generator", "repr": "<generator x>"}]}, read)[0]
+    assert isinstance(other, Other) and type(other).__name__ == "generator" and repr(other) == "<generator x>"
+    with pytest.raises(TypeError):
+        float(other)
+    with pytest.raises(wire.WireError, match="a handle in an experiment's result"):
+        wire.decode({"h": 3, "owner": "kernel", "type": "CharLM", "call": True}, read)
+
+
+def test_the_kernel_runs_no_experiment_of_a_module_it_did_not_load_at_start_up(kernel):
+    """A module first imported by the student's cells is not restored before a call: the kernel's
+    Server refuses to run its experiments (this kernel was started without a7's trusted modules)."""
+    from autograder.channel import run_test_cell
+    from autograder.experiments import installed
+
+    run, channel = kernel
+    run("import rnn_course.charlm_judge\ndef pick(scores, temperature, generator):\n    return 0\n")
+    with installed(channel):
+        _, content = run_test_cell("""
+import numpy as np
+from rnn_course import charlm_judge
+charlm_judge.sampler_greedy(pick, scores=[np.array([1.0, 2.0])], expected=[1])
+""", channel, timeout=20)
+    assert content["ename"] == "ProtocolError" and "no experiments in rnn_course.charlm_judge" in content["evalue"], content
