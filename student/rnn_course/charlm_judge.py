@@ -275,7 +275,8 @@ def train_step(train_step_fn, *, config, init, lr, max_norm, batches, state0, lo
         if k >= len(found["steps"]):  # the experiment stops only after a step judged wrong below
             raise CheckFailed(f"`train_step` was not run at {step} (the experiment's record ends before it).")
         s = found["steps"][k]
-        print(s["printed"], end="")
+        if s["printed"]:
+            print(s["printed"], end="")
         if "error" in s:
             if s["runtime"] and "view size is not compatible" in str(s["error"]):
                 raise CheckFailed(f"`train_step` raised RuntimeError: {str(s['error']).split('.')[0]}: {VIEW}.") from None
