@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import io
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -843,7 +844,9 @@ def _experiment_reproducible(sample_index, *, scores, temperature, seeds, draws)
 
 
 # The experiments a verdict may ask for (rnn_course.experiment; in the grader, the kernel's Server
-# runs no other function of this module).
-EXPERIMENTS = {"batches": _experiment_batches, "train_step": _experiment_train_step, "train": _experiment_train,
-               "train_alone": _experiment_train_alone, "parameters": _experiment_parameters,
-               "draws": _experiment_draws, "reproducible": _experiment_reproducible}
+# runs no other function of this module). Read-only: the kernel's restore puts back the name, the
+# functions and their code, not the contents of a table.
+EXPERIMENTS = types.MappingProxyType({
+    "batches": _experiment_batches, "train_step": _experiment_train_step, "train": _experiment_train,
+    "train_alone": _experiment_train_alone, "parameters": _experiment_parameters, "draws": _experiment_draws,
+    "reproducible": _experiment_reproducible})
