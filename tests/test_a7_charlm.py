@@ -263,3 +263,36 @@ def test_the_given_model_and_score_are_the_course_s_own():
     x = torch.as_tensor(ids[:50])[None]
     assert torch.allclose(ours(x)[0], theirs(x)[0])
     assert np.isclose(bits_per_character(ours, ids), evaluate_bpc(theirs, ids), rtol=1e-5)
+
+
+def test_the_heldout_verdict_scores_the_parameters_on_the_course_s_own_text(capsys):
+    """The held-out test reads the model's parameters (its experiment) and scores them in a CharLM of
+    the course's, on the course's own held-out text: the notebook's `heldout_ids` changes nothing,
+    and parameters of another shape are refused before a model of their size is built."""
+    import numpy as np
+    import pytest
+    import torch
+
+    from rnn_course import charlm_judge
+    from rnn_course.charmodel import CharLM, course_data
+    from rnn_course.judge import CheckFailed
+
+    _, heldout, vocab = course_data()
+    torch.manual_seed(0)
+    model = CharLM(len(vocab), "gru", 8, 4)
+    limits = dict(max_bpc=3.3, unigram_bpc=4.7, chars=2000)
+    scores = []
+    for ids in (vocab.encode(heldout), np.zeros(50, dtype=np.int64)):
+        with pytest.raises(CheckFailed, match="worse than guessing from frequencies"):
+            charlm_judge.heldout(model, ids, **limits)
+        scores.append(capsys.readouterr().out)
+    assert scores[0] == scores[1] and "bits per character" in scores[0]
+    with pytest.raises(CheckFailed, match="not a trained torch model"):
+        charlm_judge.heldout(None, None, **limits)
+    with pytest.raises(CheckFailed, match="reads 20 symbols"):
+        charlm_judge.heldout(CharLM(20, "gru", 8, 4), None, **limits)
+    state = charlm_judge._experiment_parameters(model)["state"]
+    for changed in ({**state, "rnn.weight_hh_l0": np.zeros((24, 9))}, {**state, "extra": np.zeros(1)},
+                    {k: v for k, v in state.items() if k != "out.bias"}):
+        with pytest.raises(CheckFailed, match="not the course's CharLM"):
+            charlm_judge._charlm(changed, len(vocab))

@@ -652,11 +652,8 @@ def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
     found = _run("parameters", (model,))
     if not found["module"]:
         raise CheckFailed("`model` is not a trained torch model: run the training cell above first.")
-    rebuilt = _charlm(found["state"])
     _, text, vocab = course_data()
-    if rebuilt.embed.num_embeddings != len(vocab):
-        raise CheckFailed(f"`model` reads {rebuilt.embed.num_embeddings} symbols; the course's text has {len(vocab)} "
-                          "(len(vocab)): keep the model the training cell built.")
+    rebuilt = _charlm(found["state"], len(vocab))
     bpc = bits_per_character(rebuilt, vocab.encode(text[:chars + 1])[:chars])
     print(f"Held-out loss: {bpc:.3f} bits per character (needed: below {max_bpc}; "
           f"a unigram model scores {unigram_bpc}).")
@@ -672,20 +669,33 @@ def heldout(model, heldout_ids, *, max_bpc, unigram_bpc, chars):
 _GATES = {1: "elman", 3: "gru", 4: "lstm"}
 
 
-def _charlm(state):
-    """A CharLM of the course's with the parameters ``state`` ({name: array}); CheckFailed when they
-    are not those of one."""
+def _charlm(state, vocab_size):
+    """A CharLM of the course's over ``vocab_size`` symbols with the parameters ``state`` ({name:
+    array}); CheckFailed when they are not those of one. The shapes are checked before the model is
+    built, so that its size is the size of the data received."""
+    wrong = CheckFailed("`model` is not the course's CharLM (its parameters are not those of an embedding, one "
+                        "recurrent layer and a linear map): keep the model the training cell built.")
     try:
         V, E = np.shape(state["embed.weight"])
         H = np.shape(state["out.weight"])[1]
-        cell = _GATES[np.shape(state["rnn.weight_ih_l0"])[0] // H]
+        gates = np.shape(state["rnn.weight_ih_l0"])[0] // H
+        cell = _GATES[gates]
+    except (KeyError, ValueError, TypeError, IndexError, ZeroDivisionError):
+        raise wrong from None
+    shapes = {"embed.weight": (V, E), "rnn.weight_ih_l0": (gates * H, E), "rnn.weight_hh_l0": (gates * H, H),
+              "rnn.bias_ih_l0": (gates * H,), "rnn.bias_hh_l0": (gates * H,), "out.weight": (V, H), "out.bias": (V,)}
+    if set(state) != set(shapes) or any(np.shape(state[k]) != shape for k, shape in shapes.items()):
+        raise wrong
+    if V != vocab_size:
+        raise CheckFailed(f"`model` reads {V} symbols; the course's text has {vocab_size} (len(vocab)): keep the "
+                          "model the training cell built.")
+    try:
         dtype = torch.as_tensor(np.asarray(state["embed.weight"])).dtype
         model = CharLM(V, cell, H, E).to(dtype)
         model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})
         return model
-    except (KeyError, ValueError, TypeError, RuntimeError, AttributeError, ZeroDivisionError):
-        raise CheckFailed("`model` is not the course's CharLM (its parameters are not those of an embedding, one "
-                          "recurrent layer and a linear map): keep the model the training cell built.") from None
+    except (KeyError, ValueError, TypeError, RuntimeError, AttributeError):
+        raise wrong from None
 
 
 def _experiment_parameters(model):
