@@ -41,6 +41,7 @@ import os
 import sys
 import textwrap
 import threading
+import time
 import types
 
 from ipykernel.ipkernel import IPythonKernel
@@ -49,6 +50,7 @@ from . import wire
 
 TEST_MARK = "# autograder: test cell (run by autograder.kernel)\n"
 CALL_MARK = "# autograder: call (autograder.channel)\n"  # a request of the trusted grader (Server)
+_clock = time.perf_counter
 CALLBACK_MARK = "autograder-callback:"  # the prompt of an input request that calls the grader back
 TRUSTED_VARIABLE = "AUTOGRADER_TRUSTED_MODULES"
 # what the Server uses to observe a call and to rebuild the course's given functions
@@ -309,7 +311,16 @@ class Server:
         return wire.decode(tree, self._object)
 
     def serve(self, request):
-        """The answer (a dict) to one request (JSON text)."""
+        """The answer (a dict) to one request (JSON text); its ``took`` says where the kernel's
+        time went (seconds: ``restore``, ``call`` of the student's function as observed, and the
+        whole ``serve``), read by bench.grading_profile only."""
+        start = _clock()
+        self.took = {}
+        answer = self._serve(request)
+        answer["took"] = {**self.took, "serve": _clock() - start}
+        return answer
+
+    def _serve(self, request):
         import json
 
         try:
@@ -344,15 +355,21 @@ class Server:
         observe = request.get("observe")
         hooks = [(lst, list(lst)) for lst, _ in self.guard.lists]
         events = {k: list(v) for k, v in self.kernel.shell.events.callbacks.items()}
+        took = self.took = {}  # seconds of the restore and of the call (bench.grading_profile)
         try:
+            start = _clock()
             self.guard.restore()
+            took["restore"] = (after := _clock()) - start
             if observe is None:
-                return {"value": self.encode(fn(*args, **kwargs))}
+                value = fn(*args, **kwargs)
+                took["call"] = _clock() - after
+                return {"value": self.encode(value)}
             from rnn_course import judge
 
             own = observe.get("own_implementation", True)
             observe["own_implementation"] = tuple(own) if isinstance(own, list) else own
             call = judge.call_student(fn, *args, **observe)
+            took["call"] = _clock() - after
             return {"call": {"value": self.encode(call.value),
                              "warned": [[_text(w.category.__name__, 100), _text(w.message, 2000)]
                                         for w in call.warned],
