@@ -32,7 +32,7 @@ import zmq
 from jupyter_client.session import Session
 
 from . import wire
-from .kernel import CALL_MARK, CALLBACK_MARK, failure_text
+from .kernel import CALL_MARK, CALLBACK_MARK, SESSION_END, SESSION_MARK, failure_text
 
 MAX_MESSAGE = 16 * 2**20  # bytes of one message from the kernel (the socket drops larger ones)
 QUEUE = 32  # messages a socket holds unread: with MAX_MESSAGE, at most 512 MB of the grader's memory
@@ -121,8 +121,11 @@ class Channel:
     alive: a function that says whether the kernel's process still runs.
     """
 
-    def __init__(self, connection, alive=lambda: True, call_timeout=60.0):
+    def __init__(self, connection, alive=lambda: True, call_timeout=60.0, sessions=True):
         self.alive, self.call_timeout, self.cell_timeout = alive, call_timeout, call_timeout
+        self.sessions = sessions  # a test cell's requests in one session (False: an execute request each)
+        self.serving = None  # msg_id of the open session's execute request
+        self.prompt = None  # header of the kernel's input request that waits for the next request
         key = connection["key"]
         self.session = Session(key=key if isinstance(key, bytes) else key.encode(),
                                signature_scheme=connection.get("signature_scheme", "hmac-sha256"))
@@ -167,19 +170,17 @@ class Channel:
         self._subscribed = False
 
     def open(self):
-        """Before a test cell: connect (the first time), or subscribe to iopub again."""
+        """Before a test cell: connect (the first time), or drop what the student's cells published
+        meanwhile (at most :data:`QUEUE` messages wait here; the socket drops the rest)."""
         if self.context is None:
             self._connect()
             return
-        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
-        self._subscribed = False
+        self.pause()
 
     def pause(self):
-        """After a test cell: unsubscribe from iopub, so that what the student's cells publish
-        does not queue up here, and drop what came."""
+        """After a test cell: drop what came and was not read."""
         if self.context is None:
             return
-        self.iopub.setsockopt(zmq.UNSUBSCRIBE, b"")
         for socket in (self.iopub, self.shell, self.stdin):
             while True:
                 try:
@@ -291,16 +292,164 @@ class Channel:
         raise ChannelError("the kernel's answer is not readable")
 
     def _send(self, request):
-        """Send one request; the answer dict (streams and callbacks handled while waiting)."""
+        """Send one request; the answer dict (streams and callbacks handled while waiting).
+
+        With :attr:`sessions`, the first request of a test cell opens a session (one execute
+        request, :meth:`autograder.kernel.Server.session`) and every request goes through the
+        stdin channel as the reply to the kernel's last answer; :meth:`end` closes it. A request
+        that fails ends the session (the kernel is interrupted if it is still busy) before the
+        sockets are made anew.
+        """
         try:
             self._subscribe()
-            return self._exchange(request)
+            if not self.sessions:
+                return self._exchange(request)
+            if self.serving is None:
+                self._open_session()
+            return self._exchange_in_session(request)
         except zmq.ZMQError as exc:
+            self._abandon()
             self._connect()
             raise ChannelError(f"the kernel cannot be reached ({exc})") from None
         except ChannelError:
+            self._abandon()
             self._connect()
             raise
+
+    def _deadline(self):
+        """(deadline of a request, its own limit): the call's time limit, or the cell's if sooner."""
+        limit = time.monotonic() + self.call_timeout
+        return (min(limit, self.deadline) if self.deadline else limit), limit
+
+    def _late(self, deadline, limit):
+        seconds = self.call_timeout if deadline == limit else self.cell_timeout
+        return ChannelError(f"no answer from the notebook's code within the test's time limit ({seconds:.0f} s): "
+                            f"the call was stopped (it ran too long, or its result was over "
+                            f"{MAX_MESSAGE // 2**20} MB)")
+
+    def _open_session(self):
+        deadline, limit = self._deadline()
+        self.serving = self.session.send(self.shell, "execute_request", _content({"op": "session"}))["header"]["msg_id"]
+        answer = self._next_answer(deadline)
+        if answer is None:
+            raise self._late(deadline, limit)
+        if answer.get("ok") != 1:
+            raise ChannelError("the kernel's reply is not an answer of the grading kernel")
+
+    def _exchange_in_session(self, request):
+        deadline, limit = self._deadline()
+        self._reply(json.dumps(request))
+        answer = self._next_answer(deadline)
+        if answer is None:
+            raise self._late(deadline, limit)  # _send interrupts the call and ends the session
+        return answer
+
+    def _reply(self, value):
+        """Answer the kernel's waiting input request (the session's) with ``value``."""
+        header, self.prompt = self.prompt, None
+        self.session.send(self.stdin, "input_reply", {"value": value}, parent=header)
+
+    def _next_answer(self, deadline):
+        """The session's next answer (None if none came before ``deadline``); streams and callbacks
+        are handled while waiting. ChannelError if the session ended instead."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if not self.alive():
+                raise KernelDied("the kernel died")
+            events = dict(self.poller.poll(min(left, 0.2) * 1000))
+            if self.iopub in events:
+                msg = self._recv(self.iopub)
+                if msg and msg["parent_header"].get("msg_id") == self.serving and msg["msg_type"] == "stream":
+                    self._stream(msg["content"])
+            if self.stdin in events:
+                msg = self._recv(self.stdin)
+                if msg and msg["msg_type"] == "input_request":
+                    answer = self._session_answer(msg)
+                    if answer is not None:
+                        return answer
+                    self._callback(msg)
+            if self.shell in events:
+                msg = self._recv(self.shell)
+                if msg and msg["parent_header"].get("msg_id") == self.serving and msg["msg_type"] == "execute_reply":
+                    self.serving = self.prompt = None
+                    raise ChannelError("the kernel stopped answering the grader's requests")
+
+    def _session_answer(self, msg):
+        """The answer in an input request of the session (its output taken), or None for another
+        input request (a callback, or the student's own ``input()``)."""
+        prompt = msg["content"].get("prompt") if isinstance(msg["content"], dict) else None
+        if not isinstance(prompt, str) or not prompt.startswith(SESSION_MARK):
+            return None
+        self.prompt = msg["header"]
+        try:
+            answer = json.loads(prompt[len(SESSION_MARK):])
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ChannelError("the kernel's reply is not an answer of the grading kernel")
+        self._printed(answer)
+        return answer
+
+    def _printed(self, answer):
+        if isinstance(answer.get("printed"), str):
+            self._stream({"text": answer["printed"]})
+
+    def end(self):
+        """After a test cell: close its session, so that the kernel runs the notebook's next cells."""
+        if self.serving is None:
+            return
+        try:
+            if self.prompt is not None:
+                msg_id = self.serving
+                self._reply(SESSION_END)
+                if self._wait(msg_id, time.monotonic() + 5)[0] is not None:
+                    self.serving = None
+                    return
+            self._abandon()
+            self._connect()
+        except (ChannelError, zmq.ZMQError):
+            self._abandon()
+            self._connect()
+
+    def _abandon(self):
+        """End a session the grader gives up on (a time limit, an answer it cannot read): the
+        kernel is interrupted if it is busy, its late answer is taken for its output, and the
+        execute reply awaited (5 s at most), so that it does not wait for requests that never come."""
+        msg_id, self.serving = self.serving, None
+        if msg_id is None or self.context is None:
+            self.prompt = None
+            return
+        try:
+            if self.prompt is not None:
+                self._reply(SESSION_END)
+            else:
+                self.session.send(self.control, "interrupt_request", {})
+            until = time.monotonic() + 5
+            while time.monotonic() < until and self.alive():
+                events = dict(self.poller.poll(200))
+                if self.iopub in events:
+                    msg = self._recv(self.iopub)
+                    if msg and msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                        self._stream(msg["content"])
+                if self.stdin in events:
+                    msg = self._recv(self.stdin)
+                    if msg and msg["msg_type"] == "input_request":
+                        try:
+                            last = self._session_answer(msg) is not None
+                        except ChannelError:
+                            last = True
+                        self.session.send(self.stdin, "input_reply", {"value": SESSION_END if last else "\x04"},
+                                          parent=msg["header"])
+                if self.shell in events:
+                    msg = self._recv(self.shell)
+                    if msg and msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":
+                        break
+        except zmq.ZMQError:
+            pass
+        finally:
+            self.prompt = None
 
     def _subscribe(self):
         """Wait until iopub delivers (a SUB socket misses what is published before it joins)."""
@@ -315,17 +464,14 @@ class Channel:
         raise ChannelError("the kernel did not answer the grader")
 
     def _exchange(self, request):
-        limit = time.monotonic() + self.call_timeout
-        deadline = min(limit, self.deadline) if self.deadline else limit
+        """One request as an execute request of its own (without :attr:`sessions`)."""
+        deadline, limit = self._deadline()
         msg_id = self.session.send(self.shell, "execute_request", _content(request))["header"]["msg_id"]
         answer = self._wait(msg_id, deadline)[0]
         if answer is None:
-            seconds = self.call_timeout if deadline == limit else self.cell_timeout
             self.session.send(self.control, "interrupt_request", {})
             self._wait(msg_id, time.monotonic() + 5)  # the interrupted call's streams
-            raise ChannelError(f"no answer from the notebook's code within the test's time limit ({seconds:.0f} s): "
-                               f"the call was stopped (it ran too long, or its result was over "
-                               f"{MAX_MESSAGE // 2**20} MB)")
+            raise self._late(deadline, limit)
         return answer
 
     def _wait(self, msg_id, deadline, quiet=False):
@@ -357,6 +503,8 @@ class Channel:
                     answer = content.get("autograder") if isinstance(content, dict) else None
                     if not isinstance(answer, dict):
                         raise ChannelError("the kernel's reply is not an answer of the grading kernel")
+                    if not quiet:
+                        self._printed(answer)
                     deadline = min(deadline, time.monotonic() + 2)  # then its streams, and idle
         return answer, idle
 
@@ -453,8 +601,10 @@ def run_test_cell(source, channel, timeout):
     reply's content: ``status`` "ok", or "error" with the failure's name, message and traceback
     (the student's own frames for an error raised in the student's code, never the grader's).
     """
-    from rnn_course import judge
+    from rnn_course import judge, replay
 
+    if replay.shared is None:
+        replay.shared = {}  # this process runs no student code: the stored data is read once
     channel.outputs = []
     channel.callbacks = {}
     channel.deadline = time.monotonic() + timeout if timeout else None
@@ -463,7 +613,8 @@ def run_test_cell(source, channel, timeout):
     names = _Names(channel)
     channel.open()
     try:
-        channel._send({"op": "reset"})
+        if not channel.sessions:
+            channel._send({"op": "reset"})  # a session resets the handles when it opens
         code = compile(source, "<test cell>", "exec", dont_inherit=True)
         with contextlib.redirect_stdout(_Printed(channel)):
             judge._call_elsewhere = channel.call_student
@@ -477,6 +628,7 @@ def run_test_cell(source, channel, timeout):
         content = _failure(exc)  # BaseExceptions, e.g. the submission's time limit, go through)
     finally:
         channel.deadline = None
+        channel.end()
         channel.pause()
     return channel.outputs, content
 

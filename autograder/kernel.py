@@ -37,6 +37,8 @@ student's own grade. autograder/INSTRUCTORS.md states what holds.
 
 import builtins
 import importlib
+import itertools
+import operator
 import os
 import sys
 import textwrap
@@ -52,6 +54,10 @@ TEST_MARK = "# autograder: test cell (run by autograder.kernel)\n"
 CALL_MARK = "# autograder: call (autograder.channel)\n"  # a request of the trusted grader (Server)
 _clock = time.perf_counter
 CALLBACK_MARK = "autograder-callback:"  # the prompt of an input request that calls the grader back
+SESSION = '{"op": "session"}'  # a request that opens a session: the test cell's requests come through stdin
+SESSION_MARK = "autograder-answer:"  # the prompt of an input request that answers and asks for the next request
+SESSION_END = "end"  # the reply to that prompt that ends the session
+PRINTED_LIMIT = 200_000  # characters of what one request's code prints that the answer carries
 TRUSTED_VARIABLE = "AUTOGRADER_TRUSTED_MODULES"
 # what the Server uses to observe a call and to rebuild the course's given functions
 SERVER_MODULES = ("rnn_course.judge", "rnn_course.callbacks", "rnn_course.given")
@@ -70,6 +76,50 @@ def _is_code(value):
     return isinstance(value, _CODE) or type(value).__name__ in ("ufunc", "_ArrayFunctionDispatcher",
                                                                   "builtin_function_or_method",
                                                                   "method_descriptor", "wrapper_descriptor")
+
+
+# builtins and helpers of restore(), taken when this module is imported (before any cell runs)
+_all, _map, _len, _isinstance, _tuple, _list = all, map, len, isinstance, tuple, list
+_chain = itertools.chain.from_iterable
+_IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: type.__setattr__ refuses to change such a class
+_keys, _values = operator.methodcaller("keys"), operator.methodcaller("values")
+_is = operator.is_
+_repeat = itertools.repeat
+_code, _defaults, _kwdefaults = (operator.attrgetter(a) for a in ("__code__", "__defaults__", "__kwdefaults__"))
+
+
+def _same_objects(found, expected):
+    """Whether the iterable ``found`` yields the objects of the list ``expected`` (identity), in order."""
+    found = _tuple(found)
+    return _len(found) == _len(expected) and _all(_map(_is, found, expected))
+
+
+def _contents(namespace):
+    """(keys, values) of a namespace, as tuples: what :func:`_unchanged` compares with."""
+    return _tuple(namespace.keys()), _tuple(namespace.values())
+
+
+class _Contents:
+    """The keys and values of many namespaces, flat: one comparison in C tells that none changed."""
+
+    def __init__(self, namespaces):
+        self.namespaces = namespaces
+        self.lengths = _list(_map(_len, namespaces))
+        self.keys = _tuple(_chain(_map(_keys, namespaces)))
+        self.values = _tuple(_chain(_map(_values, namespaces)))
+
+    def unchanged(self):
+        namespaces = self.namespaces
+        return (_list(_map(_len, namespaces)) == self.lengths
+                and _all(_map(_is, _chain(_map(_keys, namespaces)), self.keys))
+                and _all(_map(_is, _chain(_map(_values, namespaces)), self.values)))
+
+
+def _unchanged(namespace, contents):
+    """Whether ``namespace`` holds the very keys and values of ``contents``, in the same order."""
+    keys, values = contents
+    return (_len(namespace) == _len(keys) and _all(_map(_is, namespace.keys(), keys))
+            and _all(_map(_is, namespace.values(), values)))
 
 
 class Guard:
@@ -94,7 +144,8 @@ class Guard:
             strict = name.split(".")[0] in self.strict or name == "numpy"
             for value in namespace.values():
                 if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                    self.class_dicts[value] = {k: v for k, v in vars(value).items() if _is_code(v)}
+                    if not value.__flags__ & _IMMUTABLE_TYPE:  # (no cell can change those)
+                        self.class_dicts[value] = {k: v for k, v in vars(value).items() if _is_code(v)}
                     if strict:
                         self.function_code += [(f, f.__code__, f.__defaults__, f.__kwdefaults__)
                                                for f in vars(value).values() if isinstance(f, types.FunctionType)]
@@ -112,6 +163,15 @@ class Guard:
         self.events = {k: list(v) for k, v in shell.events.callbacks.items()}
         self.compile, self.exec, self.setattr = compile, exec, type.__setattr__
         self.settrace, self.setprofile = sys.settrace, sys.setprofile
+        # what restore() left in each namespace it watches, to tell cheaply that nothing changed
+        self.module_names, self.module_objects = list(self.modules), list(self.modules.values())
+        self.namespaces = {name: vars(self.modules[name]) for name in self.module_dicts}
+        self.namespaces.update({cls: vars(cls) for cls in self.class_dicts})
+        self.namespaces[builtins] = vars(builtins)
+        self.seen = {key: _contents(namespace) for key, namespace in self.namespaces.items()}
+        self.everything = _Contents(list(self.namespaces.values()))
+        self.codes = [[f for f, _, _, _ in self.function_code]] + [
+            [entry[k] for entry in self.function_code] for k in (1, 2, 3)]
 
     def _watched(self, depth=2):
         """Names of the modules whose globals are restored: the course's own packages, and the
@@ -135,40 +195,70 @@ class Guard:
         return sorted((names | {"builtins", "numpy", "numpy.testing"}) & set(self.modules) - {"__main__", "sys"})
 
     def restore(self):
-        """Undo what cells may have changed in the trusted state (see the module docstring)."""
+        """Undo what cells may have changed in the trusted state (see the module docstring).
+
+        A namespace (a module's globals, a class's dict, builtins) that holds exactly the same
+        keys and values, object for object, as after the last restore needs nothing: restoring
+        it would change nothing. That comparison runs in C (a few hundredths of a microsecond per
+        entry); only a namespace that differs is gone through key by key.
+        """
         self.settrace(None)
         self.setprofile(None)
         threading.settrace(None)
         threading.setprofile(None)
-        for name, module in self.modules.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-        for name in [n for n, m in sys.modules.items() if not isinstance(m, types.ModuleType)]:
-            del sys.modules[name]
+        modules = sys.modules
+        if not _same_objects(_map(modules.get, self.module_names), self.module_objects):
+            for name, module in self.modules.items():
+                if modules.get(name) is not module:
+                    modules[name] = module
+        if not _all(_map(_isinstance, modules.values(), _repeat(types.ModuleType))):
+            for name in [n for n, m in modules.items() if not isinstance(m, types.ModuleType)]:
+                del modules[name]
+        if not self.everything.unchanged():
+            self._restore_namespaces()
+            self.everything = _Contents(self.everything.namespaces)
+        functions, codes, defaults, kwdefaults = self.codes
+        if not (_same_objects(_map(_code, functions), codes) and _same_objects(_map(_defaults, functions), defaults)
+                and _same_objects(_map(_kwdefaults, functions), kwdefaults)):
+            for function, code, defaults, kwdefaults in self.function_code:
+                if function.__code__ is not code:
+                    function.__code__ = code
+                function.__defaults__, function.__kwdefaults__ = defaults, kwdefaults
+        self._restore_rest()
+
+    def _restore_namespaces(self):
+        """The module globals, class dicts and builtins that differ from the last restore's."""
+        namespaces, seen = self.namespaces, self.seen
         for name, saved in self.module_dicts.items():
-            current = vars(self.modules[name])
+            current = namespaces[name]
+            if _unchanged(current, seen[name]):
+                continue
             every = name == "numpy" or name.split(".")[0] in self.strict
             for key, value in saved.items():
                 if current.get(key, self) is not value and (every or _is_code(value)):
                     current[key] = value
+            seen[name] = _contents(current)
         for cls, saved in self.class_dicts.items():
-            current = vars(cls)
+            current = namespaces[cls]
+            if _unchanged(current, seen[cls]):
+                continue
             for key, value in saved.items():
                 if current.get(key, self) is not value:
                     try:
                         self.setattr(cls, key, value)
                     except (TypeError, AttributeError):
                         pass
-        for function, code, defaults, kwdefaults in self.function_code:
-            if function.__code__ is not code:
-                function.__code__ = code
-            function.__defaults__, function.__kwdefaults__ = defaults, kwdefaults
-        current = vars(builtins)
-        for key in [k for k in current if k not in self.builtins]:
-            del current[key]
-        for key, value in self.builtins.items():
-            if current.get(key, self) is not value and key != "_":
-                current[key] = value
+            seen[cls] = _contents(current)
+        current = namespaces[builtins]
+        if not _unchanged(current, seen[builtins]):
+            for key in [k for k in current if k not in self.builtins]:
+                del current[key]
+            for key, value in self.builtins.items():
+                if current.get(key, self) is not value and key != "_":
+                    current[key] = value
+            seen[builtins] = _contents(current)
+
+    def _restore_rest(self):
         for key, value in self.sys.items():
             setattr(sys, key, value)
         for key, value in self.sys_lists.items():
@@ -286,6 +376,7 @@ class Server:
     def __init__(self, kernel, guard):
         self.kernel, self.guard = kernel, guard
         self.handles = {}
+        self.took, self.printed = {}, None
 
     def _handle(self, value):
         if isinstance(value, _GraderFunction):
@@ -310,17 +401,81 @@ class Server:
     def decode(self, tree):
         return wire.decode(tree, self._object)
 
-    def serve(self, request):
-        """The answer (a dict) to one request (JSON text); its ``took`` says where the kernel's
-        time went (seconds: ``restore``, ``call`` of the student's function as observed, and the
-        whole ``serve``), read by bench.grading_profile only."""
+    def answer(self, request):
+        """The answer to one request (JSON text): :meth:`serve`'s, with ``printed``, what the
+        request's code printed (stdout and stderr, in order; the grader shows it as the call's
+        output, in order with the check's own), and ``took``, where the kernel's time went
+        (seconds: ``restore``, ``call`` of the student's function as observed, the whole
+        ``serve``; read by bench.grading_profile only)."""
         start = _clock()
         self.took = {}
-        answer = self._serve(request)
+        self.printed = _Printed(self.guard.sys["stdout"])
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self.printed
+        try:
+            answer = self.serve(request)
+        finally:
+            sys.stdout, sys.stderr = saved
+        if not isinstance(answer, dict):
+            answer = {"error": {"ename": "ProtocolError", "evalue": "no answer", "frames": []}}
+        if self.printed.parts:
+            answer["printed"] = "".join(self.printed.parts)
         answer["took"] = {**self.took, "serve": _clock() - start}
         return answer
 
-    def _serve(self, request):
+    def session(self):
+        """Answer requests until the grader ends the session: the requests of one test cell.
+
+        Opened by the execute request :data:`SESSION` (the handles are reset, as ``reset`` does);
+        each answer goes to the grader as the prompt of an input request (:data:`SESSION_MARK`)
+        whose reply is the next request, so a request costs two messages on the stdin channel
+        instead of an execute request with its status messages. Ends on :data:`SESSION_END`, or
+        when the grader interrupts the kernel while it waits; the execute reply then follows.
+        """
+        import json
+
+        self.handles.clear()
+        answer = {"ok": 1}
+        while True:
+            try:
+                request = self.ask(SESSION_MARK + json.dumps(answer))
+                if request == SESSION_END:
+                    return {"ok": 1}
+                answer = self.answer(request)
+            except BaseException:  # noqa: BLE001 (the grader's interrupt, EOF: the session is over)
+                return {"ended": 1}
+
+    def ask(self, prompt):
+        """The grader's reply to an input request with ``prompt`` (stdin channel).
+
+        ipykernel's raw_input, without its flush of sys.stdout and sys.stderr (two waits for the
+        kernel's iopub thread per request: what the requests print comes in their answers).
+        """
+        import zmq
+
+        kernel = self.kernel
+        socket, session = kernel.stdin_socket, kernel.session
+        while True:  # stale replies
+            try:
+                socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.ZMQError:
+                break
+        session.send(socket, "input_request", {"prompt": prompt, "password": False},
+                     kernel.get_parent("shell"), ident=kernel._parent_ident["shell"])
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        while True:
+            if poller.poll(50):  # a short wait, so that an interrupt gets through
+                _, reply = session.recv(socket)
+                if reply is not None:
+                    break
+        value = reply["content"]["value"] if isinstance(reply.get("content"), dict) else ""
+        if value == "\x04" or not isinstance(value, str):
+            raise EOFError
+        return value
+
+    def serve(self, request):
+        """The answer (a dict) to one request (JSON text)."""
         import json
 
         try:
@@ -359,6 +514,8 @@ class Server:
         try:
             start = _clock()
             self.guard.restore()
+            if self.printed is not None:  # restore() put back the kernel's own streams
+                sys.stdout = sys.stderr = self.printed
             took["restore"] = (after := _clock()) - start
             if observe is None:
                 value = fn(*args, **kwargs)
@@ -378,7 +535,7 @@ class Server:
         except BaseException as exc:  # noqa: BLE001
             return self._raised(exc)
         finally:
-            for stream in (self.guard.sys["stdout"], self.guard.sys["stderr"]):
+            for stream in (self.guard.sys["stdout"], self.guard.sys["stderr"]) if self.printed is None else ():
                 try:
                     stream.flush()
                 except Exception:  # noqa: BLE001
@@ -402,8 +559,7 @@ class Server:
 
         prompt = CALLBACK_MARK + json.dumps({"h": spec, "args": [self.encode(a) for a in args],
                                              "kwargs": [[k, self.encode(v)] for k, v in kwargs.items()]})
-        self.kernel._allow_stdin = True
-        answer = json.loads(self.kernel.raw_input(prompt))
+        answer = json.loads(self.ask(prompt))
         if "value" in answer:
             return self.decode(answer["value"])
         if "raise" in answer:
@@ -413,6 +569,34 @@ class Server:
         kind = getattr(builtins, str(answer.get("ename")), None)  # a ValueError stays one (a shape hint)
         kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError
         raise kind(_text(answer.get("error", "the function given to your code failed")))
+
+
+class _Printed:
+    """sys.stdout and sys.stderr while the kernel answers a request: the text, up to
+    :data:`PRINTED_LIMIT` characters; anything else (``fileno``...) is the kernel's own stream's."""
+
+    def __init__(self, stream):
+        self.parts, self.size, self._stream = [], 0, stream
+
+    def write(self, text):
+        text = text if type(text) is str else str(text)
+        if self.size < PRINTED_LIMIT:
+            self.parts.append(text[:PRINTED_LIMIT - self.size])
+            self.size += len(self.parts[-1])
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 class _GraderFunction:
@@ -449,7 +633,8 @@ class GradingKernel(IPythonKernel):
                          allow_stdin=False, *, cell_meta=None, cell_id=None):
         if code.startswith(CALL_MARK):
             self._allow_stdin = allow_stdin
-            answer = self._server.serve(code[len(CALL_MARK):])
+            request = code[len(CALL_MARK):]
+            answer = self._server.session() if request == SESSION else self._server.answer(request)
             return {"status": "ok", "execution_count": self.shell.execution_count, "user_expressions": {},
                     "payload": [], "autograder": answer}
         if code.startswith(TEST_MARK):
