@@ -82,6 +82,10 @@ def _is_code(value):
 _all, _map, _len, _isinstance, _tuple, _list = all, map, len, isinstance, tuple, list
 _chain = itertools.chain.from_iterable
 _IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: type.__setattr__ refuses to change such a class
+try:
+    from _testcapi import dict_get_version as _dict_version  # CPython's dict versions (PEP 509)
+except ImportError:  # another Python, or a build without its test module: compared entry by entry
+    _dict_version = None
 _keys, _values = operator.methodcaller("keys"), operator.methodcaller("values")
 _is = operator.is_
 _repeat = itertools.repeat
@@ -100,19 +104,65 @@ def _contents(namespace):
 
 
 class _Contents:
-    """The keys and values of many namespaces, flat: one comparison in C tells that none changed."""
+    """Many namespaces ({key: namespace}) at once: which of them changed since the last look.
+
+    CPython gives every dict a version that each change of it sets anew, to a number no other
+    change had (PEP 509); its test module reads it. Where it can, this compares the versions of
+    the namespaces' dicts (those of classes found behind their mappingproxy), a few hundredths of
+    a millisecond for all, and names those whose version moved; else it compares their keys and
+    values flat, object for object, in C (about a millisecond for 20,000 entries: every object
+    is touched), and names them all when any differs.
+    """
 
     def __init__(self, namespaces):
         self.namespaces = namespaces
-        self.lengths = _list(_map(_len, namespaces))
-        self.keys = _tuple(_chain(_map(_keys, namespaces)))
-        self.values = _tuple(_chain(_map(_values, namespaces)))
+        self.names = _list(namespaces)
+        values = _list(namespaces.values())
+        self.dicts = _dicts(values) if _dict_version is not None else None
+        if self.dicts is not None:
+            self.versions = _list(_map(_dict_version, self.dicts))
+            return
+        self.lengths = _list(_map(_len, values))
+        self.keys = _tuple(_chain(_map(_keys, values)))
+        self.values = _tuple(_chain(_map(_values, values)))
 
-    def unchanged(self):
-        namespaces = self.namespaces
-        return (_list(_map(_len, namespaces)) == self.lengths
-                and _all(_map(_is, _chain(_map(_keys, namespaces)), self.keys))
-                and _all(_map(_is, _chain(_map(_values, namespaces)), self.values)))
+    def changed(self):
+        """The keys of the namespaces that may have changed (a set; empty when none did)."""
+        if self.dicts is not None:
+            versions = _list(_map(_dict_version, self.dicts))
+            if versions == self.versions:
+                return set()
+            return {name for name, now, then in zip(self.names, versions, self.versions) if now != then}
+        values = _list(self.namespaces.values())
+        if (_list(_map(_len, values)) == self.lengths and _all(_map(_is, _chain(_map(_keys, values)), self.keys))
+                and _all(_map(_is, _chain(_map(_values, values)), self.values))):
+            return set()
+        return set(self.names)
+
+    def update(self, changed):
+        """After the namespaces ``changed`` were restored: remember them as they are now."""
+        if self.dicts is not None:
+            for k, name in enumerate(self.names):
+                if name in changed:
+                    self.versions[k] = _dict_version(self.dicts[k])
+        else:
+            self.__init__(self.namespaces)
+
+
+def _dicts(namespaces):
+    """The dict behind each namespace (a class's mappingproxy holds its dict), or None."""
+    import gc
+
+    found = []
+    for namespace in namespaces:
+        if type(namespace) is dict:
+            found.append(namespace)
+            continue
+        inner = [d for d in gc.get_referents(namespace) if type(d) is dict]
+        if type(namespace) is not types.MappingProxyType or len(inner) != 1 or inner[0].keys() != namespace.keys():
+            return None
+        found.append(inner[0])
+    return found
 
 
 def _unchanged(namespace, contents):
@@ -169,7 +219,7 @@ class Guard:
         self.namespaces.update({cls: vars(cls) for cls in self.class_dicts})
         self.namespaces[builtins] = vars(builtins)
         self.seen = {key: _contents(namespace) for key, namespace in self.namespaces.items()}
-        self.everything = _Contents(list(self.namespaces.values()))
+        self.everything = _Contents(self.namespaces)
         self.codes = [[f for f, _, _, _ in self.function_code]] + [
             [entry[k] for entry in self.function_code] for k in (1, 2, 3)]
 
@@ -214,9 +264,10 @@ class Guard:
         if not _all(_map(_isinstance, modules.values(), _repeat(types.ModuleType))):
             for name in [n for n, m in modules.items() if not isinstance(m, types.ModuleType)]:
                 del modules[name]
-        if not self.everything.unchanged():
-            self._restore_namespaces()
-            self.everything = _Contents(self.everything.namespaces)
+        changed = self.everything.changed()
+        if changed:
+            self._restore_namespaces(changed)
+            self.everything.update(changed)
         functions, codes, defaults, kwdefaults = self.codes
         if not (_same_objects(_map(_code, functions), codes) and _same_objects(_map(_defaults, functions), defaults)
                 and _same_objects(_map(_kwdefaults, functions), kwdefaults)):
@@ -226,12 +277,13 @@ class Guard:
                 function.__defaults__, function.__kwdefaults__ = defaults, kwdefaults
         self._restore_rest()
 
-    def _restore_namespaces(self):
-        """The module globals, class dicts and builtins that differ from the last restore's."""
+    def _restore_namespaces(self, changed):
+        """The module globals, class dicts and builtins that differ from the last restore's,
+        among those whose keys are in ``changed``."""
         namespaces, seen = self.namespaces, self.seen
         for name, saved in self.module_dicts.items():
             current = namespaces[name]
-            if _unchanged(current, seen[name]):
+            if name not in changed or _unchanged(current, seen[name]):
                 continue
             every = name == "numpy" or name.split(".")[0] in self.strict
             for key, value in saved.items():
@@ -240,7 +292,7 @@ class Guard:
             seen[name] = _contents(current)
         for cls, saved in self.class_dicts.items():
             current = namespaces[cls]
-            if _unchanged(current, seen[cls]):
+            if cls not in changed or _unchanged(current, seen[cls]):
                 continue
             for key, value in saved.items():
                 if current.get(key, self) is not value:
@@ -250,7 +302,7 @@ class Guard:
                         pass
             seen[cls] = _contents(current)
         current = namespaces[builtins]
-        if not _unchanged(current, seen[builtins]):
+        if builtins in changed and not _unchanged(current, seen[builtins]):
             for key in [k for k in current if k not in self.builtins]:
                 del current[key]
             for key, value in self.builtins.items():

@@ -47,6 +47,7 @@ _default_rng = np.random.default_rng
 _float64 = np.float64
 _may_share_memory = np.may_share_memory
 _shares_memory = np.shares_memory
+_CodeType = type((lambda: 0).__code__)
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
@@ -178,11 +179,27 @@ def _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden):
 _TORCH_RNN_CLASSES = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
 
 
+_source_verdicts = {}  # code object -> what _shortcut_in_source found in its function's source
+
+
 def _shortcut_in_source(fn):
     """'rnn_ref' or 'nn.LSTM' (etc.) as code in the function's source, or None.
 
-    Names only: comments, strings and longer names that contain the word do not count.
+    Names only: comments, strings and longer names that contain the word do not count. The
+    verdict is kept per code object (equal code objects use the same names): reading and
+    tokenizing the source took most of a checked call's own time.
     """
+    code = getattr(fn, "__code__", None)
+    if type(code) is _CodeType:
+        if code not in _source_verdicts:
+            if len(_source_verdicts) > 1000:
+                _source_verdicts.clear()
+            _source_verdicts[code] = _read_source_for_shortcut(fn)
+        return _source_verdicts[code]
+    return _read_source_for_shortcut(fn)
+
+
+def _read_source_for_shortcut(fn):
     try:
         source = textwrap.dedent(inspect.getsource(fn))
         names = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
