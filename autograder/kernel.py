@@ -158,7 +158,7 @@ def _dicts(namespaces):
         if type(namespace) is dict:
             found.append(namespace)
             continue
-        inner = [d for d in gc.get_referents(namespace) if type(d) is dict]
+        inner = [d for d in gc.get_referents(namespace) if isinstance(d, dict)]  # (ctypes': a dict subclass)
         if type(namespace) is not types.MappingProxyType or len(inner) != 1 or inner[0].keys() != namespace.keys():
             return None
         found.append(inner[0])
