@@ -155,3 +155,34 @@ def test_the_grader_reads_the_stored_data_once_and_hands_out_copies(monkeypatch)
     case = replay._Case({"steps": []}, second, ())
     copy = case.decode({"arr": name})
     assert copy.flags.writeable and np.array_equal(copy, array) and copy is not array
+
+
+def test_arrays_cross_as_raw_bytes_with_dtype_shape_and_order():
+    from autograder import wire
+
+    values = [np.arange(6.0).reshape(2, 3), np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.float32(1.5),
+              np.zeros((0, 3)), np.array(True), np.arange(10)[::2], np.array([1 + 2j]), np.array([1, 2], dtype=">i4")]
+    for value in values:
+        tree = wire.encode(value, lambda v: pytest.fail(repr(v)))
+        assert "r" in tree
+        back = wire.decode(tree, lambda spec: None)
+        assert type(back) is type(value) and back.dtype == value.dtype and np.array_equal(back, value)
+        if isinstance(value, np.ndarray):
+            assert back.shape == value.shape and back.flags.writeable
+            assert back.flags.f_contiguous == value.flags.f_contiguous or value.ndim < 2
+
+
+@pytest.mark.parametrize("tree,words", [
+    ({"r": "AAAAAAAAAAA=", "dtype": "O", "shape": [1]}, "other than numbers"),
+    ({"r": "AAAAAAAAAAA=", "dtype": "not a dtype", "shape": [1]}, "malformed"),
+    ({"r": "AAAAAAAAAAA=", "dtype": "(2,)f4", "shape": [1]}, "other than numbers"),
+    ({"r": "AAAAAAAAAAAAAAAA", "dtype": "f8,i4", "shape": [1]}, "other than numbers"),
+    ({"r": "AAAA", "dtype": "<f8", "shape": [1]}, "does not fit its shape"),
+    ({"r": "AAAAAAAAAAA=", "dtype": "<f8", "shape": [-1]}, "not a list of sizes"),
+    ({"r": "AAAAAAAAAAA=", "dtype": "<f8", "shape": [1.0]}, "not a list of sizes"),
+])
+def test_raw_arrays_that_are_not_plain_numbers_are_refused(tree, words):
+    from autograder import wire
+
+    with pytest.raises(wire.WireError, match=words):
+        wire.decode(tree, lambda spec: pytest.fail("no handle here"))
