@@ -403,8 +403,8 @@ class Channel:
         try:
             if self.prompt is not None:
                 msg_id = self.serving
-                self._reply(SESSION_END)
-                if self._wait(msg_id, time.monotonic() + 5)[0] is not None:
+                self._reply(SESSION_END)  # what the requests printed came in their answers: no wait for idle
+                if self._wait(msg_id, time.monotonic() + 5, idle_too=False)[0] is not None:
                     self.serving = None
                     return
             self._abandon()
@@ -474,10 +474,11 @@ class Channel:
             raise self._late(deadline, limit)
         return answer
 
-    def _wait(self, msg_id, deadline, quiet=False):
+    def _wait(self, msg_id, deadline, quiet=False, idle_too=True):
         """(answer, idle): the answer to request ``msg_id`` (None if none came before ``deadline``)
-        and whether the kernel then went idle (its streams for the request all arrived)."""
-        answer, idle = None, False
+        and whether the kernel then went idle (its streams for the request all arrived); without
+        ``idle_too``, the answer alone is awaited."""
+        answer, idle = None, not idle_too
         while answer is None or not idle:
             left = deadline - time.monotonic()
             if left <= 0:
