@@ -261,6 +261,40 @@ class Channel:
         options = {**options, "own_implementation": list(own) if isinstance(own, tuple) else own}
         answer = self._send({"op": "call", "fn": self.encode(fn), "args": [self.encode(a) for a in args],
                              "observe": options})
+        return self._call_of(answer)
+
+    def call_student_many(self, fn, calls, options):
+        """rnn_course.judge.call_student_many done in the kernel, in one request: a list of
+        judge.Call or the exception of each call; None when ``fn`` is not the kernel's."""
+        if not isinstance(fn, Remote) or not calls:
+            return None
+        from rnn_course import judge
+
+        own = options.get("own_implementation", True)
+        options = {**options, "own_implementation": list(own) if isinstance(own, tuple) else own}
+        call_timeout = self.call_timeout
+        self.call_timeout = call_timeout * len(calls)  # each call has its limit; the cell's still holds
+        try:
+            answer = self._send({"op": "call_many", "fn": self.encode(fn), "observe": options,
+                                 "calls": [[self.encode(a) for a in args] for args in calls]})
+        finally:
+            self.call_timeout = call_timeout
+        items = answer.get("calls")
+        if not isinstance(items, list) or len(items) != len(calls):
+            self._value(answer)  # raises what the kernel reported
+            raise ChannelError("the kernel's answer to the calls is not readable")
+        results = []
+        for item in items:
+            try:
+                results.append(self._call_of(item if isinstance(item, dict) else {}))
+            except (judge.CheckFailed, StudentError, ChannelError) as exc:
+                results.append(exc)
+        return results
+
+    def _call_of(self, answer):
+        """The judge.Call in the answer to an observed call (or what the kernel reported, raised)."""
+        from rnn_course import judge
+
         if "call" not in answer:
             self._value(answer)  # raises what the kernel reported
             raise ChannelError("the kernel's answer to a call has no result")
@@ -618,11 +652,11 @@ def run_test_cell(source, channel, timeout):
             channel._send({"op": "reset"})  # a session resets the handles when it opens
         code = compile(source, "<test cell>", "exec", dont_inherit=True)
         with contextlib.redirect_stdout(_Printed(channel)):
-            judge._call_elsewhere = channel.call_student
+            judge._call_elsewhere, judge._call_many_elsewhere = channel.call_student, channel.call_student_many
             try:
                 exec(code, {"__builtins__": builtins, "__name__": "__main__"}, names)
             finally:
-                judge._call_elsewhere = None
+                judge._call_elsewhere = judge._call_many_elsewhere = None
     except KernelDied:
         raise
     except Exception as exc:  # noqa: BLE001 (any failure is the test's verdict; the grader's own

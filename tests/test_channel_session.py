@@ -186,3 +186,50 @@ def test_raw_arrays_that_are_not_plain_numbers_are_refused(tree, words):
 
     with pytest.raises(wire.WireError, match=words):
         wire.decode(tree, lambda spec: pytest.fail("no handle here"))
+
+
+MANY = """
+import numpy as np
+from rnn_course import judge
+seen = []
+def forward(x):
+    seen.append(len(seen))
+    if len(seen) == 1:
+        judge._same = lambda a, b: True  # the next call's observation must not use this
+    if len(seen) == 2:
+        x *= 3
+    if len(seen) == 3:
+        raise IndexError('third call fails')
+    return x.sum()
+"""
+
+MANY_CELL = """
+import numpy as np
+from rnn_course import judge
+results = judge.call_student_many(forward, [(np.ones(2),), (np.ones(2),), (np.ones(2),), (np.arange(3.0),)],
+                                  fn_name='forward')
+assert [type(r).__name__ for r in results] == ['Call', 'Call', 'StudentError', 'Call'], results
+assert results[0].value == 2 and results[0].mutated == [] and results[3].value == 3
+assert results[1].mutated and 'changed from 1 to 3' in results[1].mutated[0][1], results[1].mutated
+assert str(results[2]) == 'third call fails'
+"""
+
+
+def test_a_batch_of_calls_is_one_request_observed_call_by_call(kernel):
+    """judge.call_student_many: one request; the kernel restores its state before each call, and
+    each call's outcome (a value, an exception) comes back in its place."""
+    from autograder.channel import Channel, run_test_cell
+
+    run, km = kernel
+    run(MANY)
+    channel = _channel(km)
+    sent = []
+    original = Channel._send
+    try:
+        Channel._send = lambda self, request: sent.append(request["op"]) or original(self, request)
+        outputs, content = run_test_cell(MANY_CELL, channel, timeout=20)
+    finally:
+        Channel._send = original
+        channel.close()
+    assert content == {"status": "ok"}, content
+    assert sent == ["lookup", "call_many"], sent
