@@ -12,10 +12,17 @@ next to the student's function; everything else of the check (its inputs, the re
 the comparison, the verdict) stays here. The hidden tests' code never reaches the kernel.
 
 The channel speaks the kernel's own Jupyter protocol on sockets of its own (so any kernel start
-works): a request is an ``execute_request`` marked :data:`autograder.kernel.CALL_MARK`, its answer
-the reply's ``autograder`` field; a function of the check's that the student's code calls (an
-``R`` given to ``unroll``) comes back as an ``input_request`` marked
-:data:`autograder.kernel.CALLBACK_MARK` and is answered with the result. Values cross as
+works). A test cell's first request opens a session: an ``execute_request`` marked
+:data:`autograder.kernel.CALL_MARK` (:data:`autograder.kernel.SESSION`) that the kernel answers
+with an ``input_request`` whose prompt (:data:`autograder.kernel.SESSION_MARK`) carries its
+answer; the grader's ``input_reply`` is the next request, and so on, until the cell ends the
+session and the execute reply comes (a request costs two messages, not an execute request with
+its status messages). What a request's code prints comes in its answer, in order with the
+check's own prints. A request may also be an execute request of its own (``sessions=False``; its
+answer the reply's ``autograder`` field). A function of the check's that the student's code calls
+(an ``R`` given to ``unroll``) comes back as an ``input_request`` marked
+:data:`autograder.kernel.CALLBACK_MARK` and is answered with the result. Calls that do not depend
+on one another (rnn_course.judge.call_student_many) go as one request. Values cross as
 :mod:`autograder.wire` data, never as pickles, with size limits (:data:`MAX_MESSAGE` bytes per
 message, enforced by the socket). A reply that is garbage, too large, or that does not come
 within the call's or the cell's time limit fails that test alone, with a reason; the next test runs.

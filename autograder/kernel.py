@@ -1,9 +1,11 @@
 """The grading kernel: the student's side of the channel, and a guarded way to run a test cell.
 
 The tests run in the grader (autograder.channel): for each call of a student's function the
-grader sends a request (:data:`CALL_MARK`) that :class:`Server` answers: it looks up the
-notebook's names, calls the student's functions (observed through rnn_course.judge.call_student)
-and sends the results back as autograder.wire data, from the restored start-up state below.
+grader sends a request (a test cell's requests in one session, :meth:`Server.session`) that
+:class:`Server` answers: it looks up the notebook's names, calls the student's functions
+(observed through rnn_course.judge.call_student) and sends the results back as autograder.wire
+data, each call from the restored start-up state below (:meth:`Guard.restore`, which finds what
+changed by CPython's dict versions).
 
 Test cells of the check modules that still run in the kernel (autograder.execution's
 ``kernel_side``: a7's) arrive marked :data:`TEST_MARK` and run as follows.
@@ -415,11 +417,13 @@ _TRUSTED_PREFIXES = tuple(sorted({os.path.dirname(os.path.dirname(os.__file__)),
 class Server:
     """The kernel's end of autograder.channel: looks up, calls and observes the student's objects.
 
-    A request is one execute_request whose code is :data:`CALL_MARK` and a JSON object (``op``:
-    ``lookup`` a name of the notebook, ``call`` a function (``observe``: through
-    rnn_course.judge.call_student, which copies the inputs, records warnings, compares the inputs
-    after the call and runs the forbidden-shortcut profiler), ``getattr``, ``reset`` the handles).
-    Its answer is the execute reply's ``autograder`` field. Values cross as autograder.wire data;
+    A request is a JSON object (``op``: ``lookup`` a name of the notebook, ``call`` a function
+    (``observe``: through rnn_course.judge.call_student, which copies the inputs, records
+    warnings, compares the inputs after the call and runs the forbidden-shortcut profiler),
+    ``call_many`` (the same for several argument lists), ``getattr``, ``reset`` the handles). It
+    comes as an execute_request whose code is :data:`CALL_MARK` and the JSON, answered in the
+    execute reply's ``autograder`` field, or inside a session (:meth:`session`, a test cell's
+    requests through the stdin channel). Values cross as autograder.wire data;
     anything else stays here as a numbered handle. A function of the grader's that the student's
     code calls (an ``R`` given to ``unroll``) asks the grader through an input request
     (:data:`CALLBACK_MARK`). Before each call the kernel's start-up state is restored (:class:`Guard`).
