@@ -155,6 +155,7 @@ def install(profile):
         (zygote.Zygote, "__init__", "zygote start"),
         # test cells that run here (autograder.channel): the checks' own work, and their requests
         (execution.ContainedExecute, "_run_trusted", "cells: tests (the checks)"),
+        (channel.Channel, "end", "round trip"),  # the end of a test cell's session
         (channel.Channel, "encode", "values"),
         (channel.Channel, "decode", "values"),
     ]:
