@@ -12,10 +12,17 @@ next to the student's function; everything else of the check (its inputs, the re
 the comparison, the verdict) stays here. The hidden tests' code never reaches the kernel.
 
 The channel speaks the kernel's own Jupyter protocol on sockets of its own (so any kernel start
-works): a request is an ``execute_request`` marked :data:`autograder.kernel.CALL_MARK`, its answer
-the reply's ``autograder`` field; a function of the check's that the student's code calls (an
-``R`` given to ``unroll``) comes back as an ``input_request`` marked
-:data:`autograder.kernel.CALLBACK_MARK` and is answered with the result. Values cross as
+works). A test cell's first request opens a session: an ``execute_request`` marked
+:data:`autograder.kernel.CALL_MARK` (:data:`autograder.kernel.SESSION`) that the kernel answers
+with an ``input_request`` whose prompt (:data:`autograder.kernel.SESSION_MARK`) carries its
+answer; the grader's ``input_reply`` is the next request, and so on, until the cell ends the
+session and the execute reply comes (a request costs two messages, not an execute request with
+its status messages). What a request's code prints comes in its answer, in order with the
+check's own prints. A request may also be an execute request of its own (``sessions=False``; its
+answer the reply's ``autograder`` field). A function of the check's that the student's code calls
+(an ``R`` given to ``unroll``) comes back as an ``input_request`` marked
+:data:`autograder.kernel.CALLBACK_MARK` and is answered with the result. Calls that do not depend
+on one another (rnn_course.judge.call_student_many) go as one request. Values cross as
 :mod:`autograder.wire` data, never as pickles, with size limits (:data:`MAX_MESSAGE` bytes per
 message, enforced by the socket). A reply that is garbage, too large, or that does not come
 within the call's or the cell's time limit fails that test alone, with a reason; the next test runs.
@@ -32,7 +39,7 @@ import zmq
 from jupyter_client.session import Session
 
 from . import wire
-from .kernel import CALL_MARK, CALLBACK_MARK, failure_text
+from .kernel import CALL_MARK, CALLBACK_MARK, SESSION_END, SESSION_MARK, failure_text
 
 MAX_MESSAGE = 16 * 2**20  # bytes of one message from the kernel (the socket drops larger ones)
 QUEUE = 32  # messages a socket holds unread: with MAX_MESSAGE, at most 512 MB of the grader's memory
@@ -121,8 +128,11 @@ class Channel:
     alive: a function that says whether the kernel's process still runs.
     """
 
-    def __init__(self, connection, alive=lambda: True, call_timeout=60.0):
+    def __init__(self, connection, alive=lambda: True, call_timeout=60.0, sessions=True):
         self.alive, self.call_timeout, self.cell_timeout = alive, call_timeout, call_timeout
+        self.sessions = sessions  # a test cell's requests in one session (False: an execute request each)
+        self.serving = None  # msg_id of the open session's execute request
+        self.prompt = None  # header of the kernel's input request that waits for the next request
         key = connection["key"]
         self.session = Session(key=key if isinstance(key, bytes) else key.encode(),
                                signature_scheme=connection.get("signature_scheme", "hmac-sha256"))
@@ -167,19 +177,17 @@ class Channel:
         self._subscribed = False
 
     def open(self):
-        """Before a test cell: connect (the first time), or subscribe to iopub again."""
+        """Before a test cell: connect (the first time), or drop what the student's cells published
+        meanwhile (at most :data:`QUEUE` messages wait here; the socket drops the rest)."""
         if self.context is None:
             self._connect()
             return
-        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
-        self._subscribed = False
+        self.pause()
 
     def pause(self):
-        """After a test cell: unsubscribe from iopub, so that what the student's cells publish
-        does not queue up here, and drop what came."""
+        """After a test cell: drop what came and was not read."""
         if self.context is None:
             return
-        self.iopub.setsockopt(zmq.UNSUBSCRIBE, b"")
         for socket in (self.iopub, self.shell, self.stdin):
             while True:
                 try:
@@ -260,6 +268,40 @@ class Channel:
         options = {**options, "own_implementation": list(own) if isinstance(own, tuple) else own}
         answer = self._send({"op": "call", "fn": self.encode(fn), "args": [self.encode(a) for a in args],
                              "observe": options})
+        return self._call_of(answer)
+
+    def call_student_many(self, fn, calls, options):
+        """rnn_course.judge.call_student_many done in the kernel, in one request: a list of
+        judge.Call or the exception of each call; None when ``fn`` is not the kernel's."""
+        if not isinstance(fn, Remote) or not calls:
+            return None
+        from rnn_course import judge
+
+        own = options.get("own_implementation", True)
+        options = {**options, "own_implementation": list(own) if isinstance(own, tuple) else own}
+        call_timeout = self.call_timeout
+        self.call_timeout = call_timeout * len(calls)  # each call has its limit; the cell's still holds
+        try:
+            answer = self._send({"op": "call_many", "fn": self.encode(fn), "observe": options,
+                                 "calls": [[self.encode(a) for a in args] for args in calls]})
+        finally:
+            self.call_timeout = call_timeout
+        items = answer.get("calls")
+        if not isinstance(items, list) or len(items) != len(calls):
+            self._value(answer)  # raises what the kernel reported
+            raise ChannelError("the kernel's answer to the calls is not readable")
+        results = []
+        for item in items:
+            try:
+                results.append(self._call_of(item if isinstance(item, dict) else {}))
+            except (judge.CheckFailed, StudentError, ChannelError) as exc:
+                results.append(exc)
+        return results
+
+    def _call_of(self, answer):
+        """The judge.Call in the answer to an observed call (or what the kernel reported, raised)."""
+        from rnn_course import judge
+
         if "call" not in answer:
             self._value(answer)  # raises what the kernel reported
             raise ChannelError("the kernel's answer to a call has no result")
@@ -291,16 +333,164 @@ class Channel:
         raise ChannelError("the kernel's answer is not readable")
 
     def _send(self, request):
-        """Send one request; the answer dict (streams and callbacks handled while waiting)."""
+        """Send one request; the answer dict (streams and callbacks handled while waiting).
+
+        With :attr:`sessions`, the first request of a test cell opens a session (one execute
+        request, :meth:`autograder.kernel.Server.session`) and every request goes through the
+        stdin channel as the reply to the kernel's last answer; :meth:`end` closes it. A request
+        that fails ends the session (the kernel is interrupted if it is still busy) before the
+        sockets are made anew.
+        """
         try:
             self._subscribe()
-            return self._exchange(request)
+            if not self.sessions:
+                return self._exchange(request)
+            if self.serving is None:
+                self._open_session()
+            return self._exchange_in_session(request)
         except zmq.ZMQError as exc:
+            self._abandon()
             self._connect()
             raise ChannelError(f"the kernel cannot be reached ({exc})") from None
         except ChannelError:
+            self._abandon()
             self._connect()
             raise
+
+    def _deadline(self):
+        """(deadline of a request, its own limit): the call's time limit, or the cell's if sooner."""
+        limit = time.monotonic() + self.call_timeout
+        return (min(limit, self.deadline) if self.deadline else limit), limit
+
+    def _late(self, deadline, limit):
+        seconds = self.call_timeout if deadline == limit else self.cell_timeout
+        return ChannelError(f"no answer from the notebook's code within the test's time limit ({seconds:.0f} s): "
+                            f"the call was stopped (it ran too long, or its result was over "
+                            f"{MAX_MESSAGE // 2**20} MB)")
+
+    def _open_session(self):
+        deadline, limit = self._deadline()
+        self.serving = self.session.send(self.shell, "execute_request", _content({"op": "session"}))["header"]["msg_id"]
+        answer = self._next_answer(deadline)
+        if answer is None:
+            raise self._late(deadline, limit)
+        if answer.get("ok") != 1:
+            raise ChannelError("the kernel's reply is not an answer of the grading kernel")
+
+    def _exchange_in_session(self, request):
+        deadline, limit = self._deadline()
+        self._reply(json.dumps(request))
+        answer = self._next_answer(deadline)
+        if answer is None:
+            raise self._late(deadline, limit)  # _send interrupts the call and ends the session
+        return answer
+
+    def _reply(self, value):
+        """Answer the kernel's waiting input request (the session's) with ``value``."""
+        header, self.prompt = self.prompt, None
+        self.session.send(self.stdin, "input_reply", {"value": value}, parent=header)
+
+    def _next_answer(self, deadline):
+        """The session's next answer (None if none came before ``deadline``); streams and callbacks
+        are handled while waiting. ChannelError if the session ended instead."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if not self.alive():
+                raise KernelDied("the kernel died")
+            events = dict(self.poller.poll(min(left, 0.2) * 1000))
+            if self.iopub in events:
+                msg = self._recv(self.iopub)
+                if msg and msg["parent_header"].get("msg_id") == self.serving and msg["msg_type"] == "stream":
+                    self._stream(msg["content"])
+            if self.stdin in events:
+                msg = self._recv(self.stdin)
+                if msg and msg["msg_type"] == "input_request":
+                    answer = self._session_answer(msg)
+                    if answer is not None:
+                        return answer
+                    self._callback(msg)
+            if self.shell in events:
+                msg = self._recv(self.shell)
+                if msg and msg["parent_header"].get("msg_id") == self.serving and msg["msg_type"] == "execute_reply":
+                    self.serving = self.prompt = None
+                    raise ChannelError("the kernel stopped answering the grader's requests")
+
+    def _session_answer(self, msg):
+        """The answer in an input request of the session (its output taken), or None for another
+        input request (a callback, or the student's own ``input()``)."""
+        prompt = msg["content"].get("prompt") if isinstance(msg["content"], dict) else None
+        if not isinstance(prompt, str) or not prompt.startswith(SESSION_MARK):
+            return None
+        self.prompt = msg["header"]
+        try:
+            answer = json.loads(prompt[len(SESSION_MARK):])
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ChannelError("the kernel's reply is not an answer of the grading kernel")
+        self._printed(answer)
+        return answer
+
+    def _printed(self, answer):
+        if isinstance(answer.get("printed"), str):
+            self._stream({"text": answer["printed"]})
+
+    def end(self):
+        """After a test cell: close its session, so that the kernel runs the notebook's next cells."""
+        if self.serving is None:
+            return
+        try:
+            if self.prompt is not None:
+                msg_id = self.serving
+                self._reply(SESSION_END)  # what the requests printed came in their answers: no wait for idle
+                if self._wait(msg_id, time.monotonic() + 5, idle_too=False)[0] is not None:
+                    self.serving = None
+                    return
+            self._abandon()
+            self._connect()
+        except (ChannelError, zmq.ZMQError):
+            self._abandon()
+            self._connect()
+
+    def _abandon(self):
+        """End a session the grader gives up on (a time limit, an answer it cannot read): the
+        kernel is interrupted if it is busy, its late answer is taken for its output, and the
+        execute reply awaited (5 s at most), so that it does not wait for requests that never come."""
+        msg_id, self.serving = self.serving, None
+        if msg_id is None or self.context is None:
+            self.prompt = None
+            return
+        try:
+            if self.prompt is not None:
+                self._reply(SESSION_END)
+            else:
+                self.session.send(self.control, "interrupt_request", {})
+            until = time.monotonic() + 5
+            while time.monotonic() < until and self.alive():
+                events = dict(self.poller.poll(200))
+                if self.iopub in events:
+                    msg = self._recv(self.iopub)
+                    if msg and msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                        self._stream(msg["content"])
+                if self.stdin in events:
+                    msg = self._recv(self.stdin)
+                    if msg and msg["msg_type"] == "input_request":
+                        try:
+                            last = self._session_answer(msg) is not None
+                        except ChannelError:
+                            last = True
+                        self.session.send(self.stdin, "input_reply", {"value": SESSION_END if last else "\x04"},
+                                          parent=msg["header"])
+                if self.shell in events:
+                    msg = self._recv(self.shell)
+                    if msg and msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":
+                        break
+        except zmq.ZMQError:
+            pass
+        finally:
+            self.prompt = None
 
     def _subscribe(self):
         """Wait until iopub delivers (a SUB socket misses what is published before it joins)."""
@@ -315,23 +505,21 @@ class Channel:
         raise ChannelError("the kernel did not answer the grader")
 
     def _exchange(self, request):
-        limit = time.monotonic() + self.call_timeout
-        deadline = min(limit, self.deadline) if self.deadline else limit
+        """One request as an execute request of its own (without :attr:`sessions`)."""
+        deadline, limit = self._deadline()
         msg_id = self.session.send(self.shell, "execute_request", _content(request))["header"]["msg_id"]
         answer = self._wait(msg_id, deadline)[0]
         if answer is None:
-            seconds = self.call_timeout if deadline == limit else self.cell_timeout
             self.session.send(self.control, "interrupt_request", {})
             self._wait(msg_id, time.monotonic() + 5)  # the interrupted call's streams
-            raise ChannelError(f"no answer from the notebook's code within the test's time limit ({seconds:.0f} s): "
-                               f"the call was stopped (it ran too long, or its result was over "
-                               f"{MAX_MESSAGE // 2**20} MB)")
+            raise self._late(deadline, limit)
         return answer
 
-    def _wait(self, msg_id, deadline, quiet=False):
+    def _wait(self, msg_id, deadline, quiet=False, idle_too=True):
         """(answer, idle): the answer to request ``msg_id`` (None if none came before ``deadline``)
-        and whether the kernel then went idle (its streams for the request all arrived)."""
-        answer, idle = None, False
+        and whether the kernel then went idle (its streams for the request all arrived); without
+        ``idle_too``, the answer alone is awaited."""
+        answer, idle = None, not idle_too
         while answer is None or not idle:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -357,6 +545,8 @@ class Channel:
                     answer = content.get("autograder") if isinstance(content, dict) else None
                     if not isinstance(answer, dict):
                         raise ChannelError("the kernel's reply is not an answer of the grading kernel")
+                    if not quiet:
+                        self._printed(answer)
                     deadline = min(deadline, time.monotonic() + 2)  # then its streams, and idle
         return answer, idle
 
@@ -453,8 +643,10 @@ def run_test_cell(source, channel, timeout):
     reply's content: ``status`` "ok", or "error" with the failure's name, message and traceback
     (the student's own frames for an error raised in the student's code, never the grader's).
     """
-    from rnn_course import judge
+    from rnn_course import judge, replay
 
+    if replay.shared is None:
+        replay.shared = {}  # this process runs no student code: the stored data is read once
     channel.outputs = []
     channel.callbacks = {}
     channel.deadline = time.monotonic() + timeout if timeout else None
@@ -463,20 +655,22 @@ def run_test_cell(source, channel, timeout):
     names = _Names(channel)
     channel.open()
     try:
-        channel._send({"op": "reset"})
+        if not channel.sessions:
+            channel._send({"op": "reset"})  # a session resets the handles when it opens
         code = compile(source, "<test cell>", "exec", dont_inherit=True)
         with contextlib.redirect_stdout(_Printed(channel)):
-            judge._call_elsewhere = channel.call_student
+            judge._call_elsewhere, judge._call_many_elsewhere = channel.call_student, channel.call_student_many
             try:
                 exec(code, {"__builtins__": builtins, "__name__": "__main__"}, names)
             finally:
-                judge._call_elsewhere = None
+                judge._call_elsewhere = judge._call_many_elsewhere = None
     except KernelDied:
         raise
     except Exception as exc:  # noqa: BLE001 (any failure is the test's verdict; the grader's own
         content = _failure(exc)  # BaseExceptions, e.g. the submission's time limit, go through)
     finally:
         channel.deadline = None
+        channel.end()
         channel.pause()
     return channel.outputs, content
 

@@ -8,8 +8,11 @@ JSON objects, each with one tag:
 ``b i f``  bool, int (as text), float (as ``repr``: nan and inf survive)
 ``c``      complex, ``[real, imag]``
 ``s y``    str, bytes (base64)
-``a``      a numpy array or scalar: ``.npy`` bytes (base64), read with ``allow_pickle=False``;
-           numeric and boolean dtypes only; ``scalar`` marks a numpy scalar
+``r``      a numpy array or scalar: its raw bytes (base64) with ``dtype`` (``dtype.str``),
+           ``shape`` and ``F`` (Fortran order); numeric and boolean dtypes only; ``scalar``
+           marks a numpy scalar (read with ``np.frombuffer``: a tenth of the time of ``.npy``,
+           whose header numpy parses as Python literals)
+``a``      the same as ``.npy`` bytes (base64), read with ``allow_pickle=False`` (still read)
 ``o``      an object array: its shape and its items, each encoded
 ``t l d``  tuple, list, dict (``[[key, value], ...]``)
 ``tensor`` a torch tensor (``.npy`` bytes, ``grad``: requires_grad)
@@ -46,6 +49,16 @@ def _npy(array):
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _raw(array, **marks):
+    """{"r": ...} of a numeric array (see the module docstring)."""
+    fortran = array.ndim > 1 and array.flags.f_contiguous and not array.flags.c_contiguous
+    tree = {"r": base64.b64encode(array.tobytes(order="F" if fortran else "C")).decode("ascii"),
+            "dtype": array.dtype.str, "shape": list(array.shape), **marks}
+    if fortran:
+        tree["F"] = 1
+    return tree
 
 
 def public_name(value):
@@ -87,7 +100,7 @@ def encode(value, handle, depth=0):
     if value is None:
         return {"n": 0}
     if isinstance(value, np.generic) and value.dtype.kind in _KINDS:
-        return {"a": _npy(np.asarray(value)), "scalar": 1}
+        return _raw(np.asarray(value), scalar=1)
     # subclasses (an IntEnum, a namedtuple, an OrderedDict) cross as their plain base type
     if isinstance(value, bool):
         return {"b": bool(value)}
@@ -102,8 +115,8 @@ def encode(value, handle, depth=0):
     if isinstance(value, bytes):
         return {"y": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in _KINDS:
-            return {"a": _npy(np.asarray(value))}
+        if value.dtype.kind in _KINDS and not value.dtype.hasobject and value.dtype.fields is None:
+            return _raw(np.asarray(value))
         if value.dtype.kind == "O":
             return {"o": list(value.shape), "items": [encode(v, handle, depth + 1) for v in value.ravel()]}
         return handle(value)
@@ -166,6 +179,21 @@ def _array(text, budget):
     return array
 
 
+def _raw_array(tree, budget):
+    raw = base64.b64decode(_text(tree["r"]), validate=True)
+    budget.count(size=len(raw))
+    dtype = np.dtype(_text(tree.get("dtype")))
+    if dtype.kind not in _KINDS or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise WireError("an array of a type other than numbers or booleans")
+    shape = tree.get("shape")
+    if not isinstance(shape, list) or len(shape) > 32 or not all(type(n) is int and n >= 0 for n in shape):
+        raise WireError("an array whose shape is not a list of sizes")
+    if math.prod(shape) * dtype.itemsize != len(raw):
+        raise WireError("an array whose data does not fit its shape")
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if tree.get("F") == 1 else "C")
+    return array.copy(order="K")
+
+
 def decode(tree, handle, budget=None, depth=0):
     """The value of an encoded ``tree``; ``handle(spec)`` makes the object for a handle spec.
 
@@ -200,6 +228,9 @@ def decode(tree, handle, budget=None, depth=0):
             raw = base64.b64decode(_text(body), validate=True)
             budget.count(size=len(raw))
             return raw
+        if tag == "r":
+            array = _raw_array(tree, budget)
+            return array[()] if tree.get("scalar") else array
         if tag == "a":
             array = _array(body, budget)
             return array[()] if tree.get("scalar") else array

@@ -9,6 +9,10 @@ own entry points, and prints the time per submission of each part:
   interpreter and ipykernel's imports);
 - the notebook's cells, by kind: the set-up cell (imports of numpy and the checks), the
   student's answer cells, the test cells (the checks' own work); then the kernel's shutdown;
+- the test cells' requests to the kernel (they run here, autograder.channel): the round trips
+  (messages and the kernel's dispatch), and, from the kernel's own timings in each answer, its
+  restore of the start-up state before a call, the student's function observed
+  (rnn_course.judge.call_student), and the values read and written on both sides (autograder.wire);
 - nbgrader's autograde around them: its SQL statements (gradebook), and the rest (reading,
   checking and writing notebooks, copying files, its preprocessors);
 - feedback: nbgrader's generate_feedback, run by autograder.feedback with one exporter per run
@@ -46,11 +50,18 @@ class Profile:
     def enter(self, name):
         self.stack.append([name, time.perf_counter(), 0.0])
 
-    def leave(self):
+    def leave(self, moved=None):
+        """End the innermost part. moved: {name: seconds} of its exclusive time that belong to
+        parts of the same level measured elsewhere (the kernel's own timings of a request)."""
         name, start, inner = self.stack.pop()
         elapsed = time.perf_counter() - start
         path = tuple(n for n, _, _ in self.stack) + (name,)
-        self.exclusive[path] += elapsed - inner
+        own = elapsed - inner
+        for other, seconds in (moved or {}).items():
+            seconds = min(max(seconds, 0.0), own)
+            self.exclusive[path[:-1] + (other,)] += seconds
+            own -= seconds
+        self.exclusive[path] += own
         self.calls[path] += 1
         if self.stack:
             self.stack[-1][2] += elapsed
@@ -82,6 +93,31 @@ class Profile:
         return True
 
 
+def _timed_request(profile, channel_class):
+    """Time each request of the test cells to the kernel (autograder.channel) as a round trip,
+    minus what the kernel says it spent restoring its state, running the student's function
+    (observed) and reading and writing values (the answer's ``took``, autograder.kernel.Server)."""
+    original = channel_class._send
+
+    @functools.wraps(original)
+    def timed(self, request):
+        profile.enter("round trip")
+        answer = None
+        try:
+            answer = original(self, request)
+            return answer
+        finally:
+            took = answer.get("took") if isinstance(answer, dict) else None
+            moved = {}
+            if isinstance(took, dict) and all(isinstance(v, float) for v in took.values()):
+                restore, call = took.get("restore", 0.0), took.get("call", 0.0)
+                moved = {"restore": restore, "student call": call,
+                         "kernel values": took.get("serve", 0.0) - restore - call}
+            profile.leave(moved)
+
+    channel_class._send = timed
+
+
 def _cell_kind(client, cell, *args, **kwargs):
     meta = cell.get("metadata", {}).get("nbgrader", {})
     if meta.get("grade"):
@@ -97,7 +133,7 @@ def install(profile):
     import sqlalchemy
     from nbgrader.apps import NbGraderAPI
 
-    from autograder import containment, feedback, grade, zygote
+    from autograder import channel, containment, execution, feedback, grade, zygote
 
     missing = []
     for owner, attribute, name in [
@@ -117,9 +153,16 @@ def install(profile):
         (grade, "prepare_course", "course set-up"),
         (containment, "sandbox_status", "sandbox probe"),
         (zygote.Zygote, "__init__", "zygote start"),
+        # test cells that run here (autograder.channel): the checks' own work, and their requests
+        (execution.ContainedExecute, "_run_trusted", "cells: tests (the checks)"),
+        (channel.Channel, "end", "round trip"),  # the end of a test cell's session
+        (channel.Channel, "encode", "values"),
+        (channel.Channel, "decode", "values"),
     ]:
         if not profile.wrap(owner, attribute, name):
             missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
+
+    _timed_request(profile, channel.Channel)
 
     @sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "before_cursor_execute")
     def _before(*args):
@@ -132,11 +175,18 @@ def install(profile):
     return missing
 
 
+TESTS = "cells: tests (the checks)"
 ROWS = [  # (label, paths whose exclusive time it sums, per submission or once per run)
     ("kernel start (forked from the zygote, or the launcher)", [("autograde", "kernel start")], True),
     ("cells: set-up (import numpy and the checks)", [("autograde", "cells: set-up (imports)")], True),
     ("cells: student answers", [("autograde", "cells: student answers")], True),
     ("cells: tests (the checks' own work)", [("autograde", "cells: tests (the checks)")], True),
+    ("  tests: round trips to the kernel (messages, dispatch)", [("autograde", TESTS, "round trip")], True),
+    ("  tests: the kernel's restore before each call", [("autograde", TESTS, "restore")], True),
+    ("  tests: the student's functions, observed, in the kernel", [("autograde", TESTS, "student call")], True),
+    ("  tests: values to and from the kernel (wire, both sides)",
+     [("autograde", TESTS, "values"), ("autograde", TESTS, "kernel values"),
+      ("autograde", TESTS, "round trip", "values")], True),
     ("kernel shutdown", [("autograde", "kernel shutdown")], True),
     ("nbgrader autograde: gradebook SQL", [("autograde", "database")], True),
     ("nbgrader autograde: notebooks, files, preprocessors", [("autograde",)], True),

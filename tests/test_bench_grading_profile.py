@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bench.grading import write_submissions
-from bench.grading_profile import ROWS, Profile
+from bench.grading_profile import ROWS, TESTS, Profile
 
 
 def test_nested_parts_are_exclusive_and_add_up_to_the_outer_part():
@@ -33,6 +33,21 @@ def test_nested_parts_are_exclusive_and_add_up_to_the_outer_part():
     assert all(seconds >= 0 for seconds in profile.exclusive.values())
     # exclusive times telescope: together they are the outer part's duration, nothing counted twice
     assert sum(profile.exclusive.values()) <= after - before
+
+
+def test_time_measured_elsewhere_moves_to_sibling_parts_and_the_total_stays():
+    profile = Profile()
+    profile.enter("cell")
+    profile.enter("round trip")
+    time.sleep(0.02)
+    profile.leave({"restore": 0.005, "student call": 0.5})  # more than was spent: capped
+    profile.leave()
+    parts = dict(profile.exclusive)
+    assert parts[("cell", "restore")] == 0.005
+    assert parts[("cell", "round trip")] == 0
+    assert parts[("cell", "student call")] >= 0.015
+    assert sum(v for k, v in parts.items() if k != ("cell",)) == pytest.approx(
+        parts[("cell", "restore")] + parts[("cell", "student call")])
 
 
 def test_wrap_times_sync_and_async_calls_under_a_label():
@@ -66,7 +81,11 @@ def test_a_profiled_class_times_every_part_of_grading(tmp_path):
     for path in [("autograde", "kernel start"), ("autograde", "cells: set-up (imports)"),
                  ("autograde", "cells: student answers"), ("autograde", "cells: tests (the checks)"),
                  ("autograde", "kernel shutdown"), ("autograde", "database"), ("autograde",),
-                 ("feedback",), ("course set-up",), ("run",)]:
+                 ("feedback",), ("course set-up",), ("run",),
+                 # the test cells run here: their requests to the kernel, split by the kernel's timings
+                 ("autograde", TESTS, "round trip"), ("autograde", TESTS, "restore"),
+                 ("autograde", TESTS, "student call"), ("autograde", TESTS, "kernel values"),
+                 ("autograde", TESTS, "values")]:
         assert parts.get(path, 0) > 0, (path, parts)
     # every timed part is in a row of the printed table, and the parts add up to the grade call
     shown = {p for _, paths, _ in ROWS for p in paths}

@@ -304,29 +304,59 @@ def _finite_difference_report(fn, fn_name, args, names, upstream, count, grads, 
 
     The loss is L = sum_k sum(upstream[k] * output_k) over the first ``count`` outputs of
     fn(*args); along two random directions per gate block (float64), (L(a + eps v) - L(a - eps v))
-    / (2 eps) must equal sum(grad * v).
+    / (2 eps) must equal sum(grad * v). A block's second direction is tried only when the first
+    agrees.
+
+    The forward's calls are made in batches (judge.call_student_many: one request to the grading
+    kernel): every remaining direction is drawn as if all agreed, and where one disagrees, the
+    directions after it are drawn again, so the directions, the calls that count and the
+    report are those of trying them one by one.
     """
     base = [None if a is None else _array(a, dtype=_float64) for a in args]
     draws = _default_rng(16)
+    blocks = [(k, name, gate, cols) for k, name in enumerate(names) if base[k] is not None and name not in skip
+              for gate, cols in _blocks(name, base[k].shape[-1] if base[k].ndim else 0, gates)]
+    weights = [_asarray(u, dtype=_float64) for u in upstream]
 
-    def loss(k, shift):
-        trial = list(base)
-        trial[k] = base[k] + shift
-        outs, _ = _forward_outputs(fn, tuple(trial), count, fn_name)
-        return float(sum(_sum(_asarray(u, dtype=_float64) * o) for u, o in zip(upstream, outs)))
+    def direction(k, cols):
+        v = _zeros_like(base[k])
+        v[..., cols] = draws.standard_normal(v[..., cols].shape)
+        return v
+
+    def trial(k, shift):
+        shifted = list(base)
+        shifted[k] = base[k] + shift
+        return tuple(shifted)
+
+    def loss(call):
+        if isinstance(call, BaseException):
+            raise call
+        value = unpack(f"{fn_name}(...)", call.value, count + 1)
+        outs = [judge.as_array(f"{fn_name}(...)[{j}]", v) for j, v in enumerate(value[:count])]
+        return float(sum(_sum(u * o) for u, o in zip(weights, outs)))
 
     report = {}
-    for k, name in enumerate(names):
-        if base[k] is None or name in skip:
-            continue
-        for gate, cols in _blocks(name, base[k].shape[-1] if base[k].ndim else 0, gates):
-            for _ in range(2):
-                v = _zeros_like(base[k])
-                v[..., cols] = draws.standard_normal(v[..., cols].shape)
-                numeric = (loss(k, FD_EPS * v) - loss(k, -FD_EPS * v)) / (2 * FD_EPS)
-                analytic = float(_sum(grads[k] * v))
-                if not abs(numeric - analytic) <= FD_ATOL + FD_RTOL * max(abs(numeric), abs(analytic)):
-                    report.setdefault(f"d{name}", []).append(gate)
+    position = (0, 0)  # (block, direction) to try next
+    while position[0] < len(blocks):
+        state = draws.bit_generator.state
+        planned = []  # (block, direction, v): the rest, as if every direction agreed
+        for b in range(position[0], len(blocks)):
+            for d in range(position[1] if b == position[0] else 0, 2):
+                planned.append((b, d, direction(blocks[b][0], blocks[b][3])))
+        calls = judge.call_student_many(fn, [trial(blocks[b][0], sign * FD_EPS * v) for b, _, v in planned
+                                             for sign in (1, -1)], fn_name=fn_name)
+        position = (len(blocks), 0)
+        for j, (b, d, v) in enumerate(planned):
+            k, name, gate, _ = blocks[b]
+            numeric = (loss(calls[2 * j]) - loss(calls[2 * j + 1])) / (2 * FD_EPS)
+            analytic = float(_sum(grads[k] * v))
+            if not abs(numeric - analytic) <= FD_ATOL + FD_RTOL * max(abs(numeric), abs(analytic)):
+                report.setdefault(f"d{name}", []).append(gate)
+                if d == 0:  # the block's second direction is not tried, nor drawn: the rest is drawn again
+                    draws.bit_generator.state = state
+                    for drawn, _, _ in planned[:j + 1]:
+                        direction(blocks[drawn][0], blocks[drawn][3])
+                    position = (b + 1, 0)
                     break
     return report
 

@@ -47,6 +47,7 @@ _default_rng = np.random.default_rng
 _float64 = np.float64
 _may_share_memory = np.may_share_memory
 _shares_memory = np.shares_memory
+_CodeType = type((lambda: 0).__code__)
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
@@ -130,13 +131,21 @@ _RNN_NAMES = {"rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_
 _TORCH_RNN_FILE = os.path.join("torch", "nn", "modules", "rnn.py")
 
 
+_rnn_ref_found = {}  # "dir": what _rnn_ref_dir found, looked up once
+
+
 def _rnn_ref_dir():
-    """rnn_ref's folder, or None where it is not installed (a student's machine)."""
-    try:
-        import rnn_ref
-    except ImportError:
-        return None
-    return os.path.dirname(os.path.abspath(rnn_ref.__file__)) + os.sep
+    """rnn_ref's folder, or None where it is not installed (a student's machine, the grader's
+    sandbox). Looked up once: an import that fails searches every folder of sys.path, and the
+    grading kernel empties the import system's caches before each call."""
+    if "dir" not in _rnn_ref_found:
+        try:
+            import rnn_ref
+
+            _rnn_ref_found["dir"] = os.path.dirname(os.path.abspath(rnn_ref.__file__)) + os.sep
+        except (ImportError, TypeError):  # TypeError: an empty folder rnn_ref (a namespace package)
+            _rnn_ref_found["dir"] = None
+    return _rnn_ref_found["dir"]
 
 
 _GIVEN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "given.py")
@@ -178,11 +187,27 @@ def _shortcut_in_call(event, frame, arg, rnn_ref_dir, forbidden):
 _TORCH_RNN_CLASSES = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
 
 
+_source_verdicts = {}  # code object -> what _shortcut_in_source found in its function's source
+
+
 def _shortcut_in_source(fn):
     """'rnn_ref' or 'nn.LSTM' (etc.) as code in the function's source, or None.
 
-    Names only: comments, strings and longer names that contain the word do not count.
+    Names only: comments, strings and longer names that contain the word do not count. The
+    verdict is kept per code object (equal code objects use the same names): reading and
+    tokenizing the source took most of a checked call's own time.
     """
+    code = getattr(fn, "__code__", None)
+    if type(code) is _CodeType:
+        if code not in _source_verdicts:
+            if len(_source_verdicts) > 1000:
+                _source_verdicts.clear()
+            _source_verdicts[code] = _read_source_for_shortcut(fn)
+        return _source_verdicts[code]
+    return _read_source_for_shortcut(fn)
+
+
+def _read_source_for_shortcut(fn):
     try:
         source = textwrap.dedent(inspect.getsource(fn))
         names = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
@@ -198,8 +223,10 @@ def _shortcut_in_source(fn):
 
 
 # Set by the grader (autograder.channel) while a test runs in its own process: a function
-# (fn, args, options) -> Call that observes the call where the student's function lives, or None.
+# (fn, args, options) -> Call that observes the call where the student's function lives, or None;
+# and its batch form (fn, [args, ...], options) -> [Call or exception, ...], or None.
 _call_elsewhere = None
+_call_many_elsewhere = None
 
 
 def _copy_args(args):
@@ -368,6 +395,30 @@ def call_student(fn, *args, names=None, own_implementation=True, fn_name=None, s
     mutated = [(name, _describe_change(old, new))
                for name, old, new in zip(names, kept, given) if not _same(old, new)]
     return Call(value, warned, mutated, find_aliasing(value, given, names, outputs))
+
+
+def call_student_many(fn, calls, **options):
+    """``call_student(fn, *args, **options)`` for each ``args`` of ``calls``: a list with, for each,
+    its :class:`Call` or the exception that call raised (CheckFailed, or the student's own).
+
+    For calls that do not depend on one another (finite differences of the student's forward):
+    in the grader they go to the kernel as one request, which still restores its state before
+    each call and observes each as :func:`call_student` does. Every call is made, also after one
+    that raised: the caller raises the first exception where the calls one by one would have.
+    """
+    calls = [tuple(args) for args in calls]
+    if _call_many_elsewhere is not None:
+        found = _call_many_elsewhere(fn, calls, {**options, "outputs": list(options["outputs"])
+                                                 if options.get("outputs") else None})
+        if found is not None:
+            return found
+    results = []
+    for args in calls:
+        try:
+            results.append(call_student(fn, *args, **options))
+        except Exception as exc:  # noqa: BLE001 (the caller raises it in its turn)
+            results.append(exc)
+    return results
 
 
 def _same(a, b):
