@@ -94,6 +94,7 @@ def kill(parent, name, wait=5.0):
         if not os.path.isdir(path):
             continue
         deadline = time.monotonic() + wait
+        pause = 0.001  # killed processes leave within milliseconds: look again soon, then less often
         while True:
             pids = _pids(path)
             for pid in pids:
@@ -107,7 +108,8 @@ def kill(parent, name, wait=5.0):
             except OSError:
                 if time.monotonic() > deadline:
                     break
-                time.sleep(0.05)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
 
 
 def remove_parent(parent):

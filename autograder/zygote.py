@@ -269,13 +269,26 @@ def _launcher_options(kernel_cmd):
             "hide": os.environ.get(containment.HIDE_VARIABLE, "1") == "1"}
 
 
+RECONNECT_MS = 2  # how soon a client socket first tries again to reach a kernel that has not bound yet
+
+
 class QuickClient(AsyncKernelClient):
     """A kernel client that is ready as soon as the kernel answers on shell and IOPub.
 
     jupyter_client's own waits until IOPub has been quiet for 0.2 s after the first reply; the
     notebook client reads only the messages that answer its own requests, so that wait is not
-    needed.
+    needed. Its sockets try to reach the kernel every :data:`RECONNECT_MS` ms (ZeroMQ's default,
+    0.1 s, is a tenth of a second lost on every kernel start: the client connects before the
+    freshly forked kernel has bound its sockets). A reply whose IOPub status was published before
+    the subscription reached the kernel (and so was never received) is asked for again soon.
     """
+
+    def _create_connected_socket(self, channel, identity=None):
+        import zmq
+
+        self.context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        self.context.setsockopt(zmq.RECONNECT_IVL_MAX, 100)  # doubling: a dead kernel costs no CPU
+        return super()._create_connected_socket(channel, identity)
 
     async def wait_for_ready(self, timeout=None):
         deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
@@ -289,12 +302,14 @@ class QuickClient(AsyncKernelClient):
                     if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "kernel_info_reply":
                         got_reply = True
                         self._handle_kernel_info_reply(msg)
+                        # the status comes right after the reply, unless it was lost: ask again
+                        step_end = min(step_end, time.monotonic() + 0.02)
                     continue
                 if not got_status and await self.iopub_channel.msg_ready():
                     msg = await self.iopub_channel.get_msg(timeout=0)
                     got_status = msg["parent_header"].get("msg_id") == msg_id
                     continue
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.001)
             if got_reply and got_status:
                 return
             if not await self.is_alive():
