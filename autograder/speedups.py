@@ -8,6 +8,11 @@
   the JSON Schema meta-schema each time (a third of a second per notebook); here the schema is
   checked once and the same validation runs on every cell, raising the same error.
 
+- jsonschema's IRI format check: importing jsonschema (nbformat does) imports ``rfc3987_syntax``
+  when it is installed (jupyter_server's dependencies bring it), which compiles an Earley grammar
+  of IRIs: a second of every grading command's start. Nothing in the grader checks the ``iri``
+  format (nbformat and nbgrader validate without a format checker), so the grade command skips
+  that import (:func:`skip_iri_grammar`); validation is the same.
 - The gradebook's database engine: nbgrader makes a new SQLAlchemy engine for every gradebook it
   opens (about ten per submission), so every statement is compiled again and the dialect is set
   up again each time; here an engine is made once per database URL and process and reused (each
@@ -74,6 +79,15 @@ def create_engine(url, **kwargs):
     if key not in _engines:
         _engines[key] = sqlalchemy.create_engine(url, **kwargs)
     return _engines[key]
+
+
+def skip_iri_grammar():
+    """Make ``import rfc3987_syntax`` fail in this process, before jsonschema is imported: jsonschema
+    then has no ``iri`` format check, which nothing here uses. No-op once jsonschema is loaded."""
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def install():
