@@ -35,7 +35,9 @@ import asyncio
 import ctypes
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -65,7 +67,12 @@ def usable(sandbox):
 # --- the grader's side ---------------------------------------------------------------------------
 
 class Zygote:
-    """A running zygote of this grading process, and the pipe to it."""
+    """A running zygote of this grading process, and the socket to it.
+
+    A request is one JSON line; so is its answer. The answer to ``start`` carries a file
+    descriptor (SCM_RIGHTS): the read end of a pipe whose only write end the kernel's process
+    holds, so that the grader sees a kernel end without asking the zygote (:class:`_ForkedProcess`).
+    """
 
     def __init__(self, options):
         self.options = options
@@ -75,30 +82,58 @@ class Zygote:
         argv = [containment.PYTHON, "-I", "-m", "autograder.zygote", json.dumps(options)]
         argv = zygote_sandbox_argv(argv, options)
         log = _log()
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            self.process = subprocess.Popen(argv, stdin=theirs, stdout=theirs,
                                             stderr=log, env=env, close_fds=True,
                                             preexec_fn=_die_with_parent)
         finally:
+            theirs.close()
             if log is not subprocess.DEVNULL:
                 log.close()
-        ready = self.process.stdout.readline()
+        self._buffer = b""
+        try:
+            ready, _ = self._line()
+        except OSError:
+            ready = b""
         if not ready:
+            self.close()
             raise RuntimeError("the kernel zygote did not start (bubblewrap or an import failed)")
 
+    def _line(self):
+        """(one line of the zygote's, the descriptors that came with it); b"" when it has ended."""
+        fds = []
+        while b"\n" not in self._buffer:
+            data, got, _, _ = socket.recv_fds(self.socket, 65536, 4)
+            fds += got
+            if not data:
+                for fd in fds:
+                    os.close(fd)
+                return b"", []
+            self._buffer += data
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line + b"\n", fds
+
     def ask(self, **request):
-        """Send one request; its answer (a dict). RuntimeError when the zygote is gone."""
+        """Send one request; its answer (a dict; "fds": descriptors that came with it, which the
+        caller closes). RuntimeError when the zygote is gone."""
         with self.lock:
             if self.process.poll() is not None:
                 raise RuntimeError("the kernel zygote has ended")
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
+            try:
+                self.socket.sendall(json.dumps(request).encode() + b"\n")
+                line, fds = self._line()
+            except OSError:
+                line, fds = b"", []
         if not line:
             raise RuntimeError("the kernel zygote has ended")
         answer = json.loads(line)
         if "error" in answer:
+            for fd in fds:
+                os.close(fd)
             raise RuntimeError(f"the kernel zygote could not start a kernel: {answer['error']}")
+        if fds:
+            answer["fds"] = fds
         return answer
 
     def alive(self):
@@ -108,11 +143,10 @@ class Zygote:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.socket.close()
+        except OSError:
+            pass
 
 
 _zygotes = {}  # options (JSON) -> Zygote, of this process
@@ -218,27 +252,59 @@ def zygote_sandbox_argv(argv, options):
 
 
 class _ForkedProcess:
-    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by a zygote."""
+    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by a zygote.
+
+    ``ended``: the read end of the kernel's pipe (see :class:`Zygote`): while nothing can be read
+    from it, the kernel runs, and :meth:`poll` answers without a round trip to the zygote (the
+    grader asks whether the kernel lives before every wait for a message).
+    """
 
     stdin = stdout = stderr = None
 
-    def __init__(self, zygote, pid):
+    def __init__(self, zygote, pid, ended=None):
         self.zygote, self.pid, self.returncode = zygote, pid, None
+        self.ended = ended
+        self._poller = None
+        if ended is not None:
+            self._poller = select.poll()
+            self._poller.register(ended, select.POLLIN)
+
+    def _running(self):
+        """True while the kernel's pipe is open (None: no pipe, ask the zygote)."""
+        if self._poller is None:
+            return None
+        return not self._poller.poll(0)
 
     def poll(self):
-        if self.returncode is None:
+        if self.returncode is None and not self._running():
             try:
                 self.returncode = self.zygote.ask(op="poll", pid=self.pid)["status"]
             except (RuntimeError, OSError, ValueError):
                 self.returncode = -signal.SIGKILL  # the zygote is gone, and its kernels with it
+        if self.returncode is not None:
+            self.close()
         return self.returncode
+
+    def close(self):
+        if self.ended is not None:
+            os.close(self.ended)
+            self.ended, self._poller = None, None
+
+    def __del__(self):
+        try:
+            self.close()
+        except OSError:
+            pass
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired("forked kernel", timeout)
-            time.sleep(0.01)
+            if self._poller is not None:
+                self._poller.poll(10)  # returns when the kernel ends
+            else:
+                time.sleep(0.01)
         return self.returncode
 
     def send_signal(self, signum):
@@ -354,7 +420,10 @@ class ForkedKernelManager(AsyncKernelManager):
                     return await super()._async_launch_kernel(kernel_cmd, **kw)
         _forked[0] += 1
         provisioner = self.provisioner
-        provisioner.process = _ForkedProcess(zygote, answer["pid"])
+        ended = (answer.get("fds") or [None])[0]
+        for fd in (answer.get("fds") or [])[1:]:
+            os.close(fd)
+        provisioner.process = _ForkedProcess(zygote, answer["pid"], ended)
         provisioner.pid, provisioner.pgid = answer["pid"], None
         self._reconcile_connection_info(provisioner.connection_info)
 
@@ -452,8 +521,13 @@ def _wait_for(pid):
             return os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _child(request, options):
-    """The forked child: contain, then become the grading kernel. Never returns."""
+def _child(request, options, running):
+    """The forked child: contain, then become the grading kernel. Never returns.
+
+    ``running``: the write end of the pipe that tells the grader this child ended; with the
+    sandbox only this process (the kernel's parent outside its namespace, which ends with it)
+    keeps it, never a process the student's code can reach.
+    """
     code = 1
     try:
         _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -467,6 +541,7 @@ def _child(request, options):
             init = os.fork()  # process 1 of the new namespace: reaps, as bubblewrap's init does
             if init:
                 os._exit(_wait_for(init))
+            os.close(running)
             _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             kernel = os.fork()
@@ -559,8 +634,8 @@ def serve(options):
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 (the kernel fails on it the same way, in a cell)
             pass
-    out = os.fdopen(os.dup(1), "w")
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a library's print never reaches the pipe
+    channel = socket.socket(fileno=os.dup(1))  # the grader's socket (stdin and stdout)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a library's print never reaches the grader
     children = {}  # pid -> exit code (None while running)
 
     def reap():
@@ -573,9 +648,12 @@ def serve(options):
                 return
             children[pid] = os.waitstatus_to_exitcode(status)
 
-    def answer(**reply):
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+    def answer(fds=(), **reply):
+        data = (json.dumps(reply) + "\n").encode()
+        if fds:
+            socket.send_fds(channel, [data], list(fds))
+        else:
+            channel.sendall(data)
 
     answer(ready=True)
     for line in sys.stdin:
@@ -583,16 +661,25 @@ def serve(options):
         reap()
         op = request.get("op")
         if op == "start":
+            ended, running = os.pipe()  # the kernel's process holds the only write end
             try:
                 pid = os.fork()
             except OSError as exc:
+                os.close(ended)
+                os.close(running)
                 answer(error=str(exc))
                 continue
             if pid == 0:
-                out.close()
-                _child(request, options)
+                channel.close()
+                os.close(ended)
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the grader's socket stays here
+                _child(request, options, running)
+            os.close(running)
             children[pid] = None
-            answer(pid=pid)
+            try:
+                answer(pid=pid, fds=[ended])
+            finally:
+                os.close(ended)
             _note(f"kernel {pid} forked")
         elif op == "poll":
             status = children.get(request["pid"], -signal.SIGKILL)
