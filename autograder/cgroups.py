@@ -79,6 +79,25 @@ def join(parent, name, memory_mb, processes):
             f.write(str(os.getpid()))
 
 
+def joined(parent, name):
+    """Whether a process has joined kernel cgroup ``name`` in every controller."""
+    return all(_pids(os.path.join(path, name)) for path in _paths(parent).values())
+
+
+def rename(parent, old, new):
+    """Rename kernel cgroup ``old`` to ``new`` in every controller, its processes staying in it
+    (cgroup v1 renames within a parent). OSError, with nothing renamed, when it cannot."""
+    done = []
+    try:
+        for path in _paths(parent).values():
+            os.rename(os.path.join(path, old), os.path.join(path, new))
+            done.append(path)
+    except OSError:
+        for path in done:
+            os.rename(os.path.join(path, new), os.path.join(path, old))
+        raise
+
+
 def _pids(path):
     try:
         with open(os.path.join(path, "cgroup.procs")) as f:

@@ -36,10 +36,12 @@ import ctypes
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -198,6 +200,9 @@ def prestart():
 def close_all():
     """End this process's zygotes (and with them every kernel they forked)."""
     with _lock:
+        for spare in _spares.values():
+            spare.process.close()
+        _spares.clear()
         for zygote in _zygotes.values():
             zygote.close()
         _zygotes.clear()
@@ -261,9 +266,9 @@ class _ForkedProcess:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, zygote, pid, ended=None):
+    def __init__(self, zygote, pid, ended=None, uid=None):
         self.zygote, self.pid, self.returncode = zygote, pid, None
-        self.ended = ended
+        self.ended, self.uid = ended, uid
         self._poller = None
         if ended is not None:
             self._poller = select.poll()
@@ -385,10 +390,15 @@ class QuickClient(AsyncKernelClient):
 
 
 class ForkedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels the zygote forks (the kernelspec's launcher is not run)."""
+    """A kernel manager whose kernels the zygote forks (the kernelspec's launcher is not run).
+
+    Where each kernel has a cgroup of its own, the next notebook's kernel is forked while this
+    one's notebook runs (:class:`_Spare`): a notebook whose kernel is ready gets it at once.
+    """
 
     client_class = DottedObjectName("autograder.zygote.QuickClient", config=True)
     client_factory = Type(klass="autograder.zygote.QuickClient", config=True)
+    _spare_workdir = None  # the working directory of a spare this manager took (removed with it)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         env = dict(kw.get("env") or os.environ)
@@ -404,28 +414,45 @@ class ForkedKernelManager(AsyncKernelManager):
                    "cgroup": env.get(containment.CGROUP_VARIABLE) or "",
                    "env": {k: v for k, v in env.items() if k.startswith(containment.PASSED_ENV)
                            and k not in (containment.UID_VARIABLE, containment.CGROUP_VARIABLE)}}
-        for attempt in (1, 2):  # a zygote that ended is started again, once
-            try:
-                zygote = zygote_for(options)
-                if "private" not in request:
-                    request["private"], request["connection_file"] = containment._private_connection_file(
-                        self.connection_file, options["scratch"], uid)
-                answer = zygote.ask(**request)
-                break
-            except (RuntimeError, OSError):
-                if attempt == 2:
-                    # no zygote here (bubblewrap refuses its capabilities, say): this run's
-                    # kernels start through the launcher, with the same sandbox and limits
-                    _failed.add(_key(options))
-                    return await super()._async_launch_kernel(kernel_cmd, **kw)
+        spare = _take_spare(options, request)
+        if spare is not None:
+            zygote, process = spare.zygote, spare.process
+            self._spare_workdir = spare.workdir
+            self._use_connection(spare.info)
+        else:
+            for attempt in (1, 2):  # a zygote that ended is started again, once
+                try:
+                    zygote = zygote_for(options)
+                    if "private" not in request:
+                        request["private"], request["connection_file"] = containment._private_connection_file(
+                            self.connection_file, options["scratch"], uid)
+                    answer = zygote.ask(**request)
+                    break
+                except (RuntimeError, OSError):
+                    if attempt == 2:
+                        # no zygote here (bubblewrap refuses its capabilities, say): this run's
+                        # kernels start through the launcher, with the same sandbox and limits
+                        _failed.add(_key(options))
+                        return await super()._async_launch_kernel(kernel_cmd, **kw)
+            fds = answer.get("fds") or [None]
+            for fd in fds[1:]:
+                os.close(fd)
+            process = _ForkedProcess(zygote, answer["pid"], fds[0], uid=uid[0])
         _forked[0] += 1
         provisioner = self.provisioner
-        ended = (answer.get("fds") or [None])[0]
-        for fd in (answer.get("fds") or [])[1:]:
-            os.close(fd)
-        provisioner.process = _ForkedProcess(zygote, answer["pid"], ended)
-        provisioner.pid, provisioner.pgid = answer["pid"], None
+        provisioner.process = process
+        provisioner.pid, provisioner.pgid = process.pid, None
+        provisioner.connection_info = self.get_connection_info()
         self._reconcile_connection_info(provisioner.connection_info)
+        _prestart_spare(zygote, options, request, process.uid)
+
+    def _use_connection(self, info):
+        """Talk to a kernel that is already running, on the connection ``info`` it was started with."""
+        self.transport, self.ip = info["transport"], info["ip"]
+        for name in ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port"):
+            setattr(self, name, info[name])
+        self.session.key = info["key"].encode()
+        self.cleanup_connection_file()  # the file of the ports chosen for a kernel never started
 
     async def _async_shutdown_kernel(self, now=False, restart=False):
         """Kill the kernel at once: its state is thrown away. No shutdown request and no interrupt
@@ -437,8 +464,147 @@ class ForkedKernelManager(AsyncKernelManager):
         self.stop_restarter()
         await self._async_kill_kernel(restart=restart)
         await self._async_cleanup_resources(restart=restart)
+        if self._spare_workdir:
+            shutil.rmtree(self._spare_workdir, ignore_errors=True)
+            self._spare_workdir = None
 
     shutdown_kernel = run_sync(_async_shutdown_kernel)
+
+
+# --- the next notebook's kernel, forked ahead ----------------------------------------------------
+
+SPARE_PREFIX = "spare-"  # the cgroup of a kernel forked ahead, renamed to its notebook's when taken
+
+
+class _Spare:
+    """A kernel forked for the next notebook of this grading process, not yet given to one.
+
+    Nothing reaches it before a notebook takes it: its sockets are in a private folder of its
+    own user, and the zygote forked it from the same state as every other kernel. It is taken
+    only by a notebook whose kernel would be started the same way: the same zygote (sandbox,
+    limits, readable folders), the same environment, the same data files in the working
+    directory. Its cgroup (``spare-...``) is then renamed to the one the notebook's executor
+    kills when the notebook is done (autograder.execution). It runs as the other of two users of
+    this grading process, so that it never shares a user (and its process limit) with the
+    kernel whose notebook runs meanwhile.
+    """
+
+    def __init__(self, zygote, key, request, process, info, data):
+        self.zygote, self.key, self.request, self.process = zygote, key, request, process
+        self.info, self.data, self.workdir = info, data, request["workdir"]
+        self.cgroup = request["cgroup"]
+
+    def fits(self, key, request):
+        return (self.key == key and self.request["env"] == request["env"] and self.zygote.alive()
+                and self.data == _data_signature(request["workdir"]))
+
+    def take(self, cgroup_parent, cgroup):
+        """Rename its cgroup to ``cgroup`` once the kernel has joined it; False if it cannot be."""
+        if self.process.poll() is not None:
+            return False
+        deadline = time.monotonic() + 2.0
+        while not cgroups.joined(cgroup_parent, self.cgroup):  # the child joins first thing
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            time.sleep(0.002)
+        try:
+            cgroups.rename(cgroup_parent, self.cgroup, cgroup)
+        except OSError:
+            return False
+        self.cgroup = cgroup
+        return True
+
+    def discard(self, cgroup_parent):
+        self.process.kill()
+        self.process.close()
+        if cgroup_parent:
+            cgroups.kill(cgroup_parent, self.cgroup)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+_spares = {}  # options (JSON) -> _Spare, of this process
+
+
+def prestarting(options, request):
+    """Whether kernels of this run are forked ahead: each has a cgroup of its own (renamed when
+    a notebook takes it); $AUTOGRADER_PRESTART=0 turns it off."""
+    return bool(options["cgroups"] and request["cgroup"]) and os.environ.get("AUTOGRADER_PRESTART", "1") != "0"
+
+
+def _take_spare(options, request):
+    """The spare kernel for ``request`` (its cgroup renamed to the request's), or None."""
+    spare = _spares.pop(_key(options), None)
+    if spare is None:
+        return None
+    if prestarting(options, request) and spare.fits(_key(options), request) \
+            and spare.take(options["cgroups"], request["cgroup"]):
+        try:
+            spare.zygote.ask(op="taken", pid=spare.process.pid)
+        except (RuntimeError, OSError, ValueError):
+            pass
+        return spare
+    spare.discard(options["cgroups"])
+    return None
+
+
+def _prestart_spare(zygote, options, like, uid):
+    """Fork a spare kernel for the next notebook (as ``like`` asked, under the other user)."""
+    import uuid
+
+    if not prestarting(options, like):
+        return
+    scratch = options["scratch"]
+    other = _other_uid(uid)
+    workdir = tempfile.mkdtemp(prefix="work-", dir=scratch)
+    os.chmod(workdir, 0o711)
+    try:
+        for name in containment._data_files(like["workdir"]):
+            shutil.copyfile(os.path.join(like["workdir"], name), os.path.join(workdir, name),
+                            follow_symlinks=False)
+        private = tempfile.mkdtemp(prefix="kernel-", dir=scratch)
+        info = {"transport": "ipc", "ip": os.path.join(private, "ipc"), "shell_port": 1, "iopub_port": 2,
+                "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": uuid.uuid4().hex,
+                "signature_scheme": "hmac-sha256", "kernel_name": ""}
+        connection_file = os.path.join(private, "connection.json")
+        with open(connection_file, "w") as f:
+            json.dump(info, f)
+        for path in (private, connection_file):
+            os.chown(path, other, other)
+        request = {**like, "workdir": workdir, "uid": [other, other], "cgroup": SPARE_PREFIX + uuid.uuid4().hex[:12],
+                   "private": private, "connection_file": connection_file}
+        answer = zygote.ask(**request)
+    except (RuntimeError, OSError, ValueError):
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    fds = answer.get("fds") or [None]
+    for fd in fds[1:]:
+        os.close(fd)
+    process = _ForkedProcess(zygote, answer["pid"], fds[0], uid=other)
+    _spares[_key(options)] = _Spare(zygote, _key(options), request, process, info,
+                                    _data_signature(workdir))
+
+
+def _other_uid(uid):
+    """The other of the two kernel users of this grading process (containment.kernel_uid)."""
+    if uid < containment.UID_BASE:  # not a kernel user of the grader's (never here as root)
+        return uid
+    return uid + 100_000_000 if uid < containment.UID_BASE + 100_000_000 else uid - 100_000_000
+
+
+def _data_signature(workdir):
+    """The names and contents of the data files in ``workdir``, as a digest."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in containment._data_files(workdir):
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            fd = os.open(os.path.join(workdir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                digest.update(hashlib.sha256(f.read()).digest())
+        except OSError:
+            digest.update(b"?")
+    return digest.hexdigest()
 
 
 # --- the zygote's side ---------------------------------------------------------------------------
@@ -474,7 +640,7 @@ def _contain(request, options):
     under_tmp = [p for p in _readable(options) if p.startswith("/tmp/") and os.path.isdir(p)]
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    stage = "/dev/.stage"
+    stage = f"/dev/.stage-{os.getpid()}"  # kernels forked at once each have their own
     os.mkdir(stage, 0o700)
     _tmpfs(stage, 1, "0700")
     os.mkdir(f"{stage}/private")
@@ -680,7 +846,11 @@ def serve(options):
                 answer(pid=pid, fds=[ended])
             finally:
                 os.close(ended)
-            _note(f"kernel {pid} forked")
+            _note(f"kernel {pid} forked" if not request["cgroup"].startswith(SPARE_PREFIX) else
+                  f"spare {pid} started")
+        elif op == "taken":  # a spare kernel is given to a notebook (for the log)
+            answer(done=True)
+            _note(f"kernel {request.get('pid')} forked ahead, taken")
         elif op == "poll":
             status = children.get(request["pid"], -signal.SIGKILL)
             if status is not None:
