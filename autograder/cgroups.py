@@ -79,6 +79,25 @@ def join(parent, name, memory_mb, processes):
             f.write(str(os.getpid()))
 
 
+def joined(parent, name):
+    """Whether a process has joined kernel cgroup ``name`` in every controller."""
+    return all(_pids(os.path.join(path, name)) for path in _paths(parent).values())
+
+
+def rename(parent, old, new):
+    """Rename kernel cgroup ``old`` to ``new`` in every controller, its processes staying in it
+    (cgroup v1 renames within a parent). OSError, with nothing renamed, when it cannot."""
+    done = []
+    try:
+        for path in _paths(parent).values():
+            os.rename(os.path.join(path, old), os.path.join(path, new))
+            done.append(path)
+    except OSError:
+        for path in done:
+            os.rename(os.path.join(path, new), os.path.join(path, old))
+        raise
+
+
 def _pids(path):
     try:
         with open(os.path.join(path, "cgroup.procs")) as f:
@@ -94,6 +113,7 @@ def kill(parent, name, wait=5.0):
         if not os.path.isdir(path):
             continue
         deadline = time.monotonic() + wait
+        pause = 0.001  # killed processes leave within milliseconds: look again soon, then less often
         while True:
             pids = _pids(path)
             for pid in pids:
@@ -107,7 +127,8 @@ def kill(parent, name, wait=5.0):
             except OSError:
                 if time.monotonic() > deadline:
                     break
-                time.sleep(0.05)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
 
 
 def remove_parent(parent):

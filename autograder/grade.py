@@ -18,6 +18,7 @@ import re
 import shutil
 import stat
 import sys
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -571,6 +572,7 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
     seed = runner.run_seed(out_dir / "journal", seed)
     url = gradebook_url(db, out_dir / "course")
     previous = {name: os.environ.get(name) for name in (SEED_VARIABLE, TRUSTED_VARIABLE)}
+    warm = None
     os.environ[SEED_VARIABLE] = str(seed)  # inherited by every kernel nbgrader starts
     os.environ[TRUSTED_VARIABLE] = ",".join(
         trusted_modules(nbformat.read(str(source_notebook(assignment)), as_version=4)))
@@ -581,6 +583,9 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
                              tuple(grade_cells(source_notebook(assignment))), str(out_dir / "feedback"), timeout)
             # the worker processes start (imports, kernel zygotes) while the course is set up
             with runner.Workers(run, jobs if len(submissions) > 1 else 1) as workers:
+                if workers.pool is not None:  # forked: this process is idle while they grade
+                    warm = threading.Thread(target=_prewarm_outputs, daemon=True)
+                    warm.start()
                 with exclusive(url):  # other graders of a shared gradebook wait here
                     api, tests = prepare_course(out_dir / "course", assignment, url, kernel_config)
                 results = runner.grade_all(api, run, submissions, seed, out_dir / "journal", jobs, progress,
@@ -592,11 +597,35 @@ def grade(assignment, submissions_dir, out_dir, seed=None, progress=True, jobs=1
             else:
                 os.environ[name] = value
     write_csv(results, tests, out_dir / "grades.csv")
+    if warm is not None:
+        warm.join()
     results = Graded(results)
     # hook: the post-grading step (report, similarity, written answers, late policy, exports)
     results.finished = outputs.finish(assignment, results, tests, out_dir, options, download,
                                       submissions, url, api.coursedir.course_id)
     return results
+
+
+def _prewarm_outputs():
+    """Import and warm up what the outputs after grading need (matplotlib draws the report's
+    figures: most of a second in a fresh process), while the workers grade. The report is drawn
+    only after this ends (``grade`` joins it): matplotlib is never used from two threads."""
+    import io
+
+    from . import outputs  # noqa: F401 (the report, similarity and exports modules)
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(1, 1), dpi=20)
+        figure.subplots().bar([0, 1], [1, 2])
+        figure.savefig(io.BytesIO(), format="png")
+    except Exception:  # noqa: BLE001 (the report then draws its figures the slow way, or says why)
+        pass
 
 
 def _lms_download(assignment, source, out_dir):

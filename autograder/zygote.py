@@ -35,9 +35,13 @@ import asyncio
 import ctypes
 import json
 import os
+import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -65,7 +69,12 @@ def usable(sandbox):
 # --- the grader's side ---------------------------------------------------------------------------
 
 class Zygote:
-    """A running zygote of this grading process, and the pipe to it."""
+    """A running zygote of this grading process, and the socket to it.
+
+    A request is one JSON line; so is its answer. The answer to ``start`` carries a file
+    descriptor (SCM_RIGHTS): the read end of a pipe whose only write end the kernel's process
+    holds, so that the grader sees a kernel end without asking the zygote (:class:`_ForkedProcess`).
+    """
 
     def __init__(self, options):
         self.options = options
@@ -75,30 +84,58 @@ class Zygote:
         argv = [containment.PYTHON, "-I", "-m", "autograder.zygote", json.dumps(options)]
         argv = zygote_sandbox_argv(argv, options)
         log = _log()
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            self.process = subprocess.Popen(argv, stdin=theirs, stdout=theirs,
                                             stderr=log, env=env, close_fds=True,
                                             preexec_fn=_die_with_parent)
         finally:
+            theirs.close()
             if log is not subprocess.DEVNULL:
                 log.close()
-        ready = self.process.stdout.readline()
+        self._buffer = b""
+        try:
+            ready, _ = self._line()
+        except OSError:
+            ready = b""
         if not ready:
+            self.close()
             raise RuntimeError("the kernel zygote did not start (bubblewrap or an import failed)")
 
+    def _line(self):
+        """(one line of the zygote's, the descriptors that came with it); b"" when it has ended."""
+        fds = []
+        while b"\n" not in self._buffer:
+            data, got, _, _ = socket.recv_fds(self.socket, 65536, 4)
+            fds += got
+            if not data:
+                for fd in fds:
+                    os.close(fd)
+                return b"", []
+            self._buffer += data
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line + b"\n", fds
+
     def ask(self, **request):
-        """Send one request; its answer (a dict). RuntimeError when the zygote is gone."""
+        """Send one request; its answer (a dict; "fds": descriptors that came with it, which the
+        caller closes). RuntimeError when the zygote is gone."""
         with self.lock:
             if self.process.poll() is not None:
                 raise RuntimeError("the kernel zygote has ended")
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
+            try:
+                self.socket.sendall(json.dumps(request).encode() + b"\n")
+                line, fds = self._line()
+            except OSError:
+                line, fds = b"", []
         if not line:
             raise RuntimeError("the kernel zygote has ended")
         answer = json.loads(line)
         if "error" in answer:
+            for fd in fds:
+                os.close(fd)
             raise RuntimeError(f"the kernel zygote could not start a kernel: {answer['error']}")
+        if fds:
+            answer["fds"] = fds
         return answer
 
     def alive(self):
@@ -108,11 +145,10 @@ class Zygote:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.socket.close()
+        except OSError:
+            pass
 
 
 _zygotes = {}  # options (JSON) -> Zygote, of this process
@@ -164,6 +200,9 @@ def prestart():
 def close_all():
     """End this process's zygotes (and with them every kernel they forked)."""
     with _lock:
+        for spare in _spares.values():
+            spare.process.close()
+        _spares.clear()
         for zygote in _zygotes.values():
             zygote.close()
         _zygotes.clear()
@@ -218,27 +257,59 @@ def zygote_sandbox_argv(argv, options):
 
 
 class _ForkedProcess:
-    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by a zygote."""
+    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by a zygote.
+
+    ``ended``: the read end of the kernel's pipe (see :class:`Zygote`): while nothing can be read
+    from it, the kernel runs, and :meth:`poll` answers without a round trip to the zygote (the
+    grader asks whether the kernel lives before every wait for a message).
+    """
 
     stdin = stdout = stderr = None
 
-    def __init__(self, zygote, pid):
+    def __init__(self, zygote, pid, ended=None, uid=None):
         self.zygote, self.pid, self.returncode = zygote, pid, None
+        self.ended, self.uid = ended, uid
+        self._poller = None
+        if ended is not None:
+            self._poller = select.poll()
+            self._poller.register(ended, select.POLLIN)
+
+    def _running(self):
+        """True while the kernel's pipe is open (None: no pipe, ask the zygote)."""
+        if self._poller is None:
+            return None
+        return not self._poller.poll(0)
 
     def poll(self):
-        if self.returncode is None:
+        if self.returncode is None and not self._running():
             try:
                 self.returncode = self.zygote.ask(op="poll", pid=self.pid)["status"]
             except (RuntimeError, OSError, ValueError):
                 self.returncode = -signal.SIGKILL  # the zygote is gone, and its kernels with it
+        if self.returncode is not None:
+            self.close()
         return self.returncode
+
+    def close(self):
+        if self.ended is not None:
+            os.close(self.ended)
+            self.ended, self._poller = None, None
+
+    def __del__(self):
+        try:
+            self.close()
+        except OSError:
+            pass
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired("forked kernel", timeout)
-            time.sleep(0.01)
+            if self._poller is not None:
+                self._poller.poll(10)  # returns when the kernel ends
+            else:
+                time.sleep(0.01)
         return self.returncode
 
     def send_signal(self, signum):
@@ -269,13 +340,26 @@ def _launcher_options(kernel_cmd):
             "hide": os.environ.get(containment.HIDE_VARIABLE, "1") == "1"}
 
 
+RECONNECT_MS = 2  # how soon a client socket first tries again to reach a kernel that has not bound yet
+
+
 class QuickClient(AsyncKernelClient):
     """A kernel client that is ready as soon as the kernel answers on shell and IOPub.
 
     jupyter_client's own waits until IOPub has been quiet for 0.2 s after the first reply; the
     notebook client reads only the messages that answer its own requests, so that wait is not
-    needed.
+    needed. Its sockets try to reach the kernel every :data:`RECONNECT_MS` ms (ZeroMQ's default,
+    0.1 s, is a tenth of a second lost on every kernel start: the client connects before the
+    freshly forked kernel has bound its sockets). A reply whose IOPub status was published before
+    the subscription reached the kernel (and so was never received) is asked for again soon.
     """
+
+    def _create_connected_socket(self, channel, identity=None):
+        import zmq
+
+        self.context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        self.context.setsockopt(zmq.RECONNECT_IVL_MAX, 100)  # doubling: a dead kernel costs no CPU
+        return super()._create_connected_socket(channel, identity)
 
     async def wait_for_ready(self, timeout=None):
         deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
@@ -289,12 +373,14 @@ class QuickClient(AsyncKernelClient):
                     if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "kernel_info_reply":
                         got_reply = True
                         self._handle_kernel_info_reply(msg)
+                        # the status comes right after the reply, unless it was lost: ask again
+                        step_end = min(step_end, time.monotonic() + 0.02)
                     continue
                 if not got_status and await self.iopub_channel.msg_ready():
                     msg = await self.iopub_channel.get_msg(timeout=0)
                     got_status = msg["parent_header"].get("msg_id") == msg_id
                     continue
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.001)
             if got_reply and got_status:
                 return
             if not await self.is_alive():
@@ -304,10 +390,15 @@ class QuickClient(AsyncKernelClient):
 
 
 class ForkedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels the zygote forks (the kernelspec's launcher is not run)."""
+    """A kernel manager whose kernels the zygote forks (the kernelspec's launcher is not run).
+
+    Where each kernel has a cgroup of its own, the next notebook's kernel is forked while this
+    one's notebook runs (:class:`_Spare`): a notebook whose kernel is ready gets it at once.
+    """
 
     client_class = DottedObjectName("autograder.zygote.QuickClient", config=True)
     client_factory = Type(klass="autograder.zygote.QuickClient", config=True)
+    _spare_workdir = None  # the working directory of a spare this manager took (removed with it)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         env = dict(kw.get("env") or os.environ)
@@ -323,25 +414,45 @@ class ForkedKernelManager(AsyncKernelManager):
                    "cgroup": env.get(containment.CGROUP_VARIABLE) or "",
                    "env": {k: v for k, v in env.items() if k.startswith(containment.PASSED_ENV)
                            and k not in (containment.UID_VARIABLE, containment.CGROUP_VARIABLE)}}
-        for attempt in (1, 2):  # a zygote that ended is started again, once
-            try:
-                zygote = zygote_for(options)
-                if "private" not in request:
-                    request["private"], request["connection_file"] = containment._private_connection_file(
-                        self.connection_file, options["scratch"], uid)
-                answer = zygote.ask(**request)
-                break
-            except (RuntimeError, OSError):
-                if attempt == 2:
-                    # no zygote here (bubblewrap refuses its capabilities, say): this run's
-                    # kernels start through the launcher, with the same sandbox and limits
-                    _failed.add(_key(options))
-                    return await super()._async_launch_kernel(kernel_cmd, **kw)
+        spare = _take_spare(options, request)
+        if spare is not None:
+            zygote, process = spare.zygote, spare.process
+            self._spare_workdir = spare.workdir
+            self._use_connection(spare.info)
+        else:
+            for attempt in (1, 2):  # a zygote that ended is started again, once
+                try:
+                    zygote = zygote_for(options)
+                    if "private" not in request:
+                        request["private"], request["connection_file"] = containment._private_connection_file(
+                            self.connection_file, options["scratch"], uid)
+                    answer = zygote.ask(**request)
+                    break
+                except (RuntimeError, OSError):
+                    if attempt == 2:
+                        # no zygote here (bubblewrap refuses its capabilities, say): this run's
+                        # kernels start through the launcher, with the same sandbox and limits
+                        _failed.add(_key(options))
+                        return await super()._async_launch_kernel(kernel_cmd, **kw)
+            fds = answer.get("fds") or [None]
+            for fd in fds[1:]:
+                os.close(fd)
+            process = _ForkedProcess(zygote, answer["pid"], fds[0], uid=uid[0])
         _forked[0] += 1
         provisioner = self.provisioner
-        provisioner.process = _ForkedProcess(zygote, answer["pid"])
-        provisioner.pid, provisioner.pgid = answer["pid"], None
+        provisioner.process = process
+        provisioner.pid, provisioner.pgid = process.pid, None
+        provisioner.connection_info = self.get_connection_info()
         self._reconcile_connection_info(provisioner.connection_info)
+        _prestart_spare(zygote, options, request, process.uid)
+
+    def _use_connection(self, info):
+        """Talk to a kernel that is already running, on the connection ``info`` it was started with."""
+        self.transport, self.ip = info["transport"], info["ip"]
+        for name in ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port"):
+            setattr(self, name, info[name])
+        self.session.key = info["key"].encode()
+        self.cleanup_connection_file()  # the file of the ports chosen for a kernel never started
 
     async def _async_shutdown_kernel(self, now=False, restart=False):
         """Kill the kernel at once: its state is thrown away. No shutdown request and no interrupt
@@ -353,8 +464,147 @@ class ForkedKernelManager(AsyncKernelManager):
         self.stop_restarter()
         await self._async_kill_kernel(restart=restart)
         await self._async_cleanup_resources(restart=restart)
+        if self._spare_workdir:
+            shutil.rmtree(self._spare_workdir, ignore_errors=True)
+            self._spare_workdir = None
 
     shutdown_kernel = run_sync(_async_shutdown_kernel)
+
+
+# --- the next notebook's kernel, forked ahead ----------------------------------------------------
+
+SPARE_PREFIX = "spare-"  # the cgroup of a kernel forked ahead, renamed to its notebook's when taken
+
+
+class _Spare:
+    """A kernel forked for the next notebook of this grading process, not yet given to one.
+
+    Nothing reaches it before a notebook takes it: its sockets are in a private folder of its
+    own user, and the zygote forked it from the same state as every other kernel. It is taken
+    only by a notebook whose kernel would be started the same way: the same zygote (sandbox,
+    limits, readable folders), the same environment, the same data files in the working
+    directory. Its cgroup (``spare-...``) is then renamed to the one the notebook's executor
+    kills when the notebook is done (autograder.execution). It runs as the other of two users of
+    this grading process, so that it never shares a user (and its process limit) with the
+    kernel whose notebook runs meanwhile.
+    """
+
+    def __init__(self, zygote, key, request, process, info, data):
+        self.zygote, self.key, self.request, self.process = zygote, key, request, process
+        self.info, self.data, self.workdir = info, data, request["workdir"]
+        self.cgroup = request["cgroup"]
+
+    def fits(self, key, request):
+        return (self.key == key and self.request["env"] == request["env"] and self.zygote.alive()
+                and self.data == _data_signature(request["workdir"]))
+
+    def take(self, cgroup_parent, cgroup):
+        """Rename its cgroup to ``cgroup`` once the kernel has joined it; False if it cannot be."""
+        if self.process.poll() is not None:
+            return False
+        deadline = time.monotonic() + 2.0
+        while not cgroups.joined(cgroup_parent, self.cgroup):  # the child joins first thing
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            time.sleep(0.002)
+        try:
+            cgroups.rename(cgroup_parent, self.cgroup, cgroup)
+        except OSError:
+            return False
+        self.cgroup = cgroup
+        return True
+
+    def discard(self, cgroup_parent):
+        self.process.kill()
+        self.process.close()
+        if cgroup_parent:
+            cgroups.kill(cgroup_parent, self.cgroup)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+_spares = {}  # options (JSON) -> _Spare, of this process
+
+
+def prestarting(options, request):
+    """Whether kernels of this run are forked ahead: each has a cgroup of its own (renamed when
+    a notebook takes it); $AUTOGRADER_PRESTART=0 turns it off."""
+    return bool(options["cgroups"] and request["cgroup"]) and os.environ.get("AUTOGRADER_PRESTART", "1") != "0"
+
+
+def _take_spare(options, request):
+    """The spare kernel for ``request`` (its cgroup renamed to the request's), or None."""
+    spare = _spares.pop(_key(options), None)
+    if spare is None:
+        return None
+    if prestarting(options, request) and spare.fits(_key(options), request) \
+            and spare.take(options["cgroups"], request["cgroup"]):
+        try:
+            spare.zygote.ask(op="taken", pid=spare.process.pid)
+        except (RuntimeError, OSError, ValueError):
+            pass
+        return spare
+    spare.discard(options["cgroups"])
+    return None
+
+
+def _prestart_spare(zygote, options, like, uid):
+    """Fork a spare kernel for the next notebook (as ``like`` asked, under the other user)."""
+    import uuid
+
+    if not prestarting(options, like):
+        return
+    scratch = options["scratch"]
+    other = _other_uid(uid)
+    workdir = tempfile.mkdtemp(prefix="work-", dir=scratch)
+    os.chmod(workdir, 0o711)
+    try:
+        for name in containment._data_files(like["workdir"]):
+            shutil.copyfile(os.path.join(like["workdir"], name), os.path.join(workdir, name),
+                            follow_symlinks=False)
+        private = tempfile.mkdtemp(prefix="kernel-", dir=scratch)
+        info = {"transport": "ipc", "ip": os.path.join(private, "ipc"), "shell_port": 1, "iopub_port": 2,
+                "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": uuid.uuid4().hex,
+                "signature_scheme": "hmac-sha256", "kernel_name": ""}
+        connection_file = os.path.join(private, "connection.json")
+        with open(connection_file, "w") as f:
+            json.dump(info, f)
+        for path in (private, connection_file):
+            os.chown(path, other, other)
+        request = {**like, "workdir": workdir, "uid": [other, other], "cgroup": SPARE_PREFIX + uuid.uuid4().hex[:12],
+                   "private": private, "connection_file": connection_file}
+        answer = zygote.ask(**request)
+    except (RuntimeError, OSError, ValueError):
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    fds = answer.get("fds") or [None]
+    for fd in fds[1:]:
+        os.close(fd)
+    process = _ForkedProcess(zygote, answer["pid"], fds[0], uid=other)
+    _spares[_key(options)] = _Spare(zygote, _key(options), request, process, info,
+                                    _data_signature(workdir))
+
+
+def _other_uid(uid):
+    """The other of the two kernel users of this grading process (containment.kernel_uid)."""
+    if uid < containment.UID_BASE:  # not a kernel user of the grader's (never here as root)
+        return uid
+    return uid + 100_000_000 if uid < containment.UID_BASE + 100_000_000 else uid - 100_000_000
+
+
+def _data_signature(workdir):
+    """The names and contents of the data files in ``workdir``, as a digest."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in containment._data_files(workdir):
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            fd = os.open(os.path.join(workdir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                digest.update(hashlib.sha256(f.read()).digest())
+        except OSError:
+            digest.update(b"?")
+    return digest.hexdigest()
 
 
 # --- the zygote's side ---------------------------------------------------------------------------
@@ -390,7 +640,7 @@ def _contain(request, options):
     under_tmp = [p for p in _readable(options) if p.startswith("/tmp/") and os.path.isdir(p)]
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    stage = "/dev/.stage"
+    stage = f"/dev/.stage-{os.getpid()}"  # kernels forked at once each have their own
     os.mkdir(stage, 0o700)
     _tmpfs(stage, 1, "0700")
     os.mkdir(f"{stage}/private")
@@ -437,8 +687,13 @@ def _wait_for(pid):
             return os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _child(request, options):
-    """The forked child: contain, then become the grading kernel. Never returns."""
+def _child(request, options, running):
+    """The forked child: contain, then become the grading kernel. Never returns.
+
+    ``running``: the write end of the pipe that tells the grader this child ended; with the
+    sandbox only this process (the kernel's parent outside its namespace, which ends with it)
+    keeps it, never a process the student's code can reach.
+    """
     code = 1
     try:
         _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -452,6 +707,7 @@ def _child(request, options):
             init = os.fork()  # process 1 of the new namespace: reaps, as bubblewrap's init does
             if init:
                 os._exit(_wait_for(init))
+            os.close(running)
             _libc.prctl(containment.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             kernel = os.fork()
@@ -544,8 +800,8 @@ def serve(options):
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 (the kernel fails on it the same way, in a cell)
             pass
-    out = os.fdopen(os.dup(1), "w")
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a library's print never reaches the pipe
+    channel = socket.socket(fileno=os.dup(1))  # the grader's socket (stdin and stdout)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a library's print never reaches the grader
     children = {}  # pid -> exit code (None while running)
 
     def reap():
@@ -558,9 +814,12 @@ def serve(options):
                 return
             children[pid] = os.waitstatus_to_exitcode(status)
 
-    def answer(**reply):
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+    def answer(fds=(), **reply):
+        data = (json.dumps(reply) + "\n").encode()
+        if fds:
+            socket.send_fds(channel, [data], list(fds))
+        else:
+            channel.sendall(data)
 
     answer(ready=True)
     for line in sys.stdin:
@@ -568,17 +827,30 @@ def serve(options):
         reap()
         op = request.get("op")
         if op == "start":
+            ended, running = os.pipe()  # the kernel's process holds the only write end
             try:
                 pid = os.fork()
             except OSError as exc:
+                os.close(ended)
+                os.close(running)
                 answer(error=str(exc))
                 continue
             if pid == 0:
-                out.close()
-                _child(request, options)
+                channel.close()
+                os.close(ended)
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the grader's socket stays here
+                _child(request, options, running)
+            os.close(running)
             children[pid] = None
-            answer(pid=pid)
-            _note(f"kernel {pid} forked")
+            try:
+                answer(pid=pid, fds=[ended])
+            finally:
+                os.close(ended)
+            _note(f"kernel {pid} forked" if not request["cgroup"].startswith(SPARE_PREFIX) else
+                  f"spare {pid} started")
+        elif op == "taken":  # a spare kernel is given to a notebook (for the log)
+            answer(done=True)
+            _note(f"kernel {request.get('pid')} forked ahead, taken")
         elif op == "poll":
             status = children.get(request["pid"], -signal.SIGKILL)
             if status is not None:
