@@ -7,7 +7,7 @@ rebinding a name; rebinding an attribute of a module (``check.state_values = ...
 ``np.testing.assert_allclose = ...``) would not be defeated. This scan finds such code before the
 notebook runs: assignments to, or setattr/delattr on, anything reached from an imported module;
 ``sys.modules``, ``__dict__`` and similar handles on the interpreter's internals; code run from
-strings (exec, eval, compile, __import__); importing importlib, ctypes, gc or builtins; frames
+strings (exec, eval, compile, __import__); importing importlib, ctypes, gc, builtins or _testcapi; frames
 (``sys._getframe``, ``f_back``, ``inspect.stack``: the checker's locals hold the expected values);
 trace, profile, audit, display and exception hooks; IPython's shell beyond the magics
 (``get_ipython().events``, input transformers); the insides of other code (``__self__``,
@@ -23,7 +23,7 @@ import ast
 
 FORBIDDEN_CALLS = {"exec", "eval", "compile", "__import__"}
 MUTATING_CALLS = {"setattr", "delattr"}
-FORBIDDEN_MODULES = {"importlib", "ctypes", "gc", "builtins"}
+FORBIDDEN_MODULES = {"importlib", "ctypes", "gc", "builtins", "_testcapi"}
 FORBIDDEN_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__builtins__", "__subclasses__",
                         "__import__",
                         # frames: the checker's locals (expected values) and code

@@ -335,8 +335,8 @@ def _launcher_options(kernel_cmd):
             "tmp": args.tmp, "workdir": args.workdir, "cgroups": args.cgroups, "scratch": args.scratch,
             "readable": args.readable, "sandbox": args.sandbox,
             "trusted": os.environ.get("AUTOGRADER_TRUSTED_MODULES", ""),
-            # the kernels of most assignments see neither rnn_ref nor the checks (autograder.channel);
-            # a run whose tests run in the kernel (a7) says "" and gets a zygote of its own
+            # no kernel sees rnn_ref or the checks (every test runs in the grader, autograder.channel):
+            # autograder.execution sets the variable to "1" for every run
             "hide": os.environ.get(containment.HIDE_VARIABLE, "1") == "1"}
 
 
