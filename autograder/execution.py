@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 
 from jupyter_core.utils import run_sync
@@ -203,16 +204,24 @@ class _Watchdog:
                         pass
 
 
-def _kill_user(uid):
-    """SIGKILL every process of ``uid`` (what a kernel without a cgroup left running)."""
+def _kill_user(uid, timeout=5.0):
+    """SIGKILL every process of ``uid`` (what a kernel without a cgroup left running), again until
+    none is left (a process may fork while it is being killed), for at most ``timeout`` seconds."""
     import psutil
 
-    for process in psutil.process_iter(["uids"]):
-        try:
-            if process.info["uids"] and process.info["uids"].real == uid:
-                process.kill()
-        except psutil.Error:
-            pass
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for process in psutil.process_iter(["uids"]):
+            try:
+                if process.info["uids"] and process.info["uids"].real == uid:
+                    process.kill()
+                    found.append(process)
+            except psutil.Error:
+                pass
+        if not found or time.monotonic() > deadline:
+            return
+        psutil.wait_procs(found, timeout=0.2)
 
 
 def _safe_pgid(pid):
