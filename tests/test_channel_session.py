@@ -7,34 +7,17 @@ test data once per process (rnn_course.replay.shared). These tests run a real gr
 (no sandbox) and a real IPython shell.
 """
 
-import sys
-
 import numpy as np
 import pytest
 
 from autograder import kernel as grading_kernel
+from real_kernel import started as started_kernel
 
 
 @pytest.fixture(scope="module")
 def kernel():
-    from jupyter_client.kernelspec import KernelSpec
-    from jupyter_client.manager import KernelManager
-
-    km = KernelManager()
-    km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"],
-                                 language="python", display_name="grading kernel")
-    km.start_kernel()
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=120)
-
-    def run(code):
-        reply = client.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
-        assert reply["content"]["status"] == "ok", reply["content"]
-
-    yield run, km
-    client.stop_channels()
-    km.shutdown_kernel(now=True)
+    with started_kernel() as (run, km):
+        yield run, km
 
 
 def _channel(km, **options):

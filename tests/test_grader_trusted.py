@@ -10,7 +10,6 @@ Channel, and feeds the wire decoder what a hostile kernel could send.
 
 import base64
 import io
-import sys
 
 import nbformat
 import numpy as np
@@ -23,6 +22,7 @@ from autograder.course import NOTEBOOKS, source_notebook
 from autograder.grade import grade
 from fixtures.hostile_submissions import ASSIGNMENT, FULL, HIDDEN_CALLS
 from fixtures.trusted_submissions import A7, A7_CELL, A7_SUBMISSIONS, CELL, SUBMISSIONS
+from real_kernel import started as started_kernel
 
 SANDBOXED = pytest.mark.skipif(not sandbox_status()[0], reason=sandbox_status()[1])
 POINTS = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
@@ -51,8 +51,8 @@ def graded(tmp_path_factory):
     return {"out": root / "out", "results": {r.student: r for r in results}}
 
 
-def _cells(graded, student):
-    path = graded["out"] / "course" / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+def _cells(graded, student, assignment=ASSIGNMENT):
+    path = graded["out"] / "course" / "autograded" / student / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(str(path), as_version=4)
     return {c.metadata.get("nbgrader", {}).get("grade_id") or f"cell{k}": c for k, c in enumerate(nb.cells)}
 
@@ -142,12 +142,6 @@ def graded_a7(tmp_path_factory):
     return {"out": root / "out", "results": {r.student: r for r in results}}
 
 
-def _a7_cells(graded, student):
-    path = graded["out"] / "course" / "autograded" / student / A7 / f"{A7}.ipynb"
-    nb = nbformat.read(str(path), as_version=4)
-    return {c.metadata.get("nbgrader", {}).get("grade_id") or f"cell{k}": c for k, c in enumerate(nb.cells)}
-
-
 def test_a7_control_gets_full_marks_beside_the_attacks(graded_a7):
     result = graded_a7["results"]["control"]
     assert result.reason == "" and result.total == sum(A7_POINTS.values()), result
@@ -161,7 +155,7 @@ def test_a7_stubs_that_forge_experiments_or_rewrite_the_course_in_the_kernel_ear
     result = graded_a7["results"][student]
     assert result.reason == "", result.reason
     assert {t: result.scores[t] for t in A7_POINTS} == dict.fromkeys(A7_POINTS, 0.0), (result.scores, result.note)
-    text = _text(_a7_cells(graded_a7, student)[A7_CELL])
+    text = _text(_cells(graded_a7, student, A7)[A7_CELL])
     done = ("A7 PATCHED" if student == "a7_forge_kernel" else  # every experiment forged, in the table itself
             "A7 TABLE ['batches', 'draws', 'parameters', 'reproducible', 'train', 'train_alone', 'train_step']")
     assert done in text, text[-2000:]
@@ -169,7 +163,7 @@ def test_a7_stubs_that_forge_experiments_or_rewrite_the_course_in_the_kernel_ear
 
 def test_a7_the_checks_and_the_reference_are_not_in_the_kernel(graded_a7):
     """a7's kernel is like every other's: it holds no module of the checks or of rnn_ref."""
-    text = _text(_a7_cells(graded_a7, "a7_rewrite_modules")[A7_CELL])
+    text = _text(_cells(graded_a7, "a7_rewrite_modules", A7)[A7_CELL])
     assert "A7 loaded []" in text, text[-2000:]
     if sandbox_status()[0]:
         assert "A7 import refused autograder.checks.charlm" in text and "A7 import refused rnn_ref" in text, text
@@ -177,7 +171,7 @@ def test_a7_the_checks_and_the_reference_are_not_in_the_kernel(graded_a7):
 
 
 def test_a7_forged_records_fail_with_a_reason(graded_a7):
-    cells = _a7_cells(graded_a7, "a7_forge_kernel")
+    cells = _cells(graded_a7, "a7_forge_kernel", A7)
     assert "the experiment's record ends before it" in _text(cells["test_train_step_values"])
     assert "the experiment's record is incomplete" in _text(cells["test_sampler_distribution"])
 
@@ -187,28 +181,12 @@ def test_a7_forged_records_fail_with_a_reason(graded_a7):
 
 @pytest.fixture(scope="module")
 def kernel():
-    from jupyter_client.kernelspec import KernelSpec
-    from jupyter_client.manager import KernelManager
-
     from autograder.channel import Channel
 
-    km = KernelManager()
-    km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"],
-                                 language="python", display_name="grading kernel")
-    km.start_kernel()
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=120)
-
-    def run(code):
-        reply = client.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
-        assert reply["content"]["status"] == "ok", reply["content"]
-
-    channel = Channel(km.get_connection_info(), alive=km.is_alive, call_timeout=5)
-    yield run, channel
-    channel.close()
-    client.stop_channels()
-    km.shutdown_kernel(now=True)
+    with started_kernel() as (run, km):
+        channel = Channel(km.get_connection_info(), alive=km.is_alive, call_timeout=5)
+        yield run, channel
+        channel.close()
 
 
 def test_callbacks_handles_and_data_cross_the_channel(kernel):
